@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): ``python -m bench`` prints a markdown table. Nothing is asserted."""

@@ -1,0 +1,107 @@
+"""``python -m bench``: cold init and warm latency of every function, against floors, as markdown.
+
+Everything runs on this machine in one run: embedded Postgres, a private Redis, the
+Upstash bridge. Cold init is measured in fresh interpreters (import + first request);
+warm latency in one long-lived interpreter per function, like a warm container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench.cases import FLOOR_COLD, FLOOR_WARM, Case, function_cases
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _invoke(case: Case, env: dict[str, str], iterations: int, token: str | None) -> dict[str, Any]:
+    payload = json.dumps({**asdict(case), "token": token if case.auth else None})
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.invoke", payload, str(iterations)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{case.name} failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def measure(case: Case, env: dict[str, str], token: str | None, cold_runs: int, warm: int) -> dict[str, Any]:
+    """Median cold init over ``cold_runs`` fresh processes, then warm p50/p99 over ``warm`` calls."""
+    colds = [_invoke(case, env, 0, token) for _ in range(cold_runs)]
+    warm_run = _invoke(case, env, warm, token)
+    return {
+        "cold_ms": statistics.median(c["cold_ms"] for c in colds),
+        "import_ms": statistics.median(c["import_ms"] for c in colds),
+        "rss_mb": statistics.median(c["peak_rss_mb"] for c in colds),
+        "status": colds[0]["first_status"],
+        "p50_ms": _pct(warm_run["warm_s"], 0.50),
+        "p99_ms": _pct(warm_run["warm_s"], 0.99),
+        "litellm": any(c["litellm_loaded"] for c in colds),
+    }
+
+
+def table(rows: list[tuple[Case, dict[str, Any]]], cold_floor: dict[str, Any], warm_floor: dict[str, Any]) -> str:
+    """The results as a markdown table, with ratios to the floors."""
+    lines = [
+        "| function | first status | cold init ms (import) | cold x floor | peak RSS MB | warm p50 ms | warm p99 ms"
+        " | p50 x floor | litellm imported |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, r in rows:
+        cold_ratio = r["cold_ms"] / cold_floor["cold_ms"]
+        p50_ratio = r["p50_ms"] / warm_floor["p50_ms"]
+        lines.append(
+            f"| {case.name} | {r['status']} | {r['cold_ms']:.0f} ({r['import_ms']:.0f}) | {cold_ratio:.2f}"
+            f" | {r['rss_mb']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {p50_ratio:.2f}"
+            f" | {'yes' if r['litellm'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--warm", type=int, default=500)
+    args = parser.parse_args()
+
+    from local_runtime.cli import services
+    from local_runtime.dev_auth import create_organization_as, ensure_user, sign_token
+
+    with tempfile.TemporaryDirectory(prefix="ca-bench-") as tmp, services(Path(tmp), port=0) as runtime:
+        env = {**os.environ, **runtime.environment(), "POWERTOOLS_LOG_LEVEL": "INFO", "PYTHONDONTWRITEBYTECODE": "1"}
+        user = ensure_user(runtime.database_url, "bench@example.com")
+        org = create_organization_as(runtime.database_url, user, "Bench")
+        token = sign_token(runtime.jwt_secret, runtime.issuer, user, "bench@example.com")
+        print(
+            f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; cold runs {args.cold_runs}, warm {args.warm}\n",
+            file=sys.stderr,
+        )
+        cold_floor = measure(FLOOR_COLD, env, None, args.cold_runs, args.warm)
+        warm_floor = measure(FLOOR_WARM, env, None, args.cold_runs, args.warm)
+        rows = [(FLOOR_COLD, cold_floor), (FLOOR_WARM, warm_floor)]
+        for case in function_cases(org):
+            rows.append((case, measure(case, env, token, args.cold_runs, args.warm)))
+    print(table(rows, cold_floor, warm_floor))
+
+
+if __name__ == "__main__":
+    main()

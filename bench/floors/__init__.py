@@ -1,0 +1,1 @@
+"""Reference functions the project's functions are measured against."""

@@ -1,0 +1,21 @@
+"""Cron (every minute): release dead workers' budget reservations, requeue stalled turns, purge old keys."""
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.observability import logger
+from shared.runtime import run
+from shared.settings import get_settings
+from shared.turns.sweep import sweep
+
+get_settings()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    """Lambda entry point for the EventBridge schedule."""
+    summary = asdict(run(sweep()))
+    logger.info("turn pipeline swept", extra=summary)
+    return summary

@@ -1,0 +1,29 @@
+"""POST /organizations/{organization_id}/webhook-endpoints: register an endpoint; its secret is shown once."""
+
+import uuid
+
+from mangum import Mangum
+
+from shared.http import CurrentUser, create_app
+from shared.http.openapi import problems
+from shared.webhooks import service
+from shared.webhooks.models import CreateWebhookEndpoint, WebhookEndpointWithSecret
+
+app = create_app("create-webhook-endpoint")
+
+
+@app.post(
+    "/organizations/{organization_id}/webhook-endpoints",
+    status_code=201,
+    response_model=WebhookEndpointWithSecret,
+    responses=problems(400, 401, 403, 404, 409, 422),
+    tags=["webhooks"],
+)
+async def create_webhook_endpoint(
+    organization_id: uuid.UUID, body: CreateWebhookEndpoint, user: CurrentUser
+) -> WebhookEndpointWithSecret:
+    """Owners and admins register an endpoint; store ``secret`` now, it is never returned again."""
+    return await service.create_endpoint(user, organization_id, body)
+
+
+handler = Mangum(app, lifespan="off")

@@ -1,0 +1,200 @@
+"""``python -m local_runtime``: run the whole system locally, or mint a dev token."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SUPABASE_URL = "http://127.0.0.1:54321"
+DEMO_EMAIL = "demo@example.com"
+DATABASE_NAME = "conversion_agents"
+
+
+@dataclass
+class Runtime:
+    """What ``up`` started, saved to ``<data>/runtime.json`` for the other commands."""
+
+    database_url: str
+    redis_url: str
+    upstash_url: str
+    upstash_token: str
+    jwt_secret: str
+    supabase_url: str
+    port: int
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.supabase_url}/auth/v1"
+
+    def environment(self) -> dict[str, str]:
+        """The environment every function gets, as in a deployed stage."""
+        return {
+            "APP_ENV": "dev",
+            "DATABASE_URL": self.database_url,
+            "SUPABASE_URL": self.supabase_url,
+            "SUPABASE_JWT_SECRET": self.jwt_secret,
+            "UPSTASH_REDIS_REST_URL": self.upstash_url,
+            "UPSTASH_REDIS_REST_TOKEN": self.upstash_token,
+            "POWERTOOLS_SERVICE_NAME": "conversion-agents-local",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "ConversionAgentsLocal",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
+
+
+def data_dir() -> Path:
+    """Where local data lives between runs (``CA_DATA_DIR``, default ``.data``)."""
+    path = Path(os.environ.get("CA_DATA_DIR", REPO / ".data")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _dev_secrets(root: Path) -> dict[str, str]:
+    """Random secrets generated on first run and kept, so tokens survive restarts."""
+    path = root / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {"jwt_secret": secrets.token_urlsafe(48), "upstash_token": secrets.token_urlsafe(24)}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+@contextlib.contextmanager
+def services(root: Path, port: int) -> Iterator[Runtime]:
+    """Start Postgres, Redis and the Upstash bridge (or use DATABASE_URL / REDIS_URL)."""
+    from local_runtime.migrate import apply_migrations
+    from local_runtime.postgres import start_postgres
+    from local_runtime.upstash_bridge import serve_in_thread
+
+    dev = _dev_secrets(root)
+    with contextlib.ExitStack() as stack:
+        pg = start_postgres(root / "postgres")
+        stack.callback(pg.stop)
+        database_url = pg.ensure_database(DATABASE_NAME) if pg.embedded else pg.url
+        apply_migrations(database_url, seed=True)
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            from local_runtime.redis_server import start_redis
+
+            redis = start_redis(root / "redis")
+            stack.callback(redis.stop)
+            redis_url = redis.url
+        bridge = serve_in_thread(redis_url, dev["upstash_token"])
+        stack.callback(bridge.stop)
+        runtime = Runtime(
+            database_url=database_url,
+            redis_url=redis_url,
+            upstash_url=bridge.url,
+            upstash_token=dev["upstash_token"],
+            jwt_secret=dev["jwt_secret"],
+            supabase_url=os.environ.get("SUPABASE_URL", DEFAULT_SUPABASE_URL),
+            port=port,
+        )
+        state = root / "runtime.json"
+        state.write_text(json.dumps(runtime.__dict__, indent=2))
+        state.chmod(0o600)
+        stack.callback(state.unlink, missing_ok=True)
+        yield runtime
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start everything and serve the gateway until Ctrl-C."""
+    import uvicorn
+
+    from local_runtime.dev_auth import ensure_user, sign_token
+
+    port = int(args.port or os.environ.get("PORT", "3000"))
+    with services(data_dir(), port) as runtime:
+        os.environ.update(runtime.environment())
+        from local_runtime.system import local_functions
+
+        user_id = ensure_user(runtime.database_url, DEMO_EMAIL)
+        token = sign_token(runtime.jwt_secret, runtime.issuer, user_id, DEMO_EMAIL)
+        with local_functions() as gateway:
+            # Bind first, so the port already accepts connections when the banner is printed.
+            sock = socket.create_server((args.host, port))
+            server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
+            _banner(runtime, token)
+            with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
+                server.run(sockets=[sock])
+    print("stopped; data kept in", data_dir())
+    return 0
+
+
+def _banner(runtime: Runtime, token: str) -> None:
+    url = f"http://127.0.0.1:{runtime.port}"
+    print(
+        f"""
+Conversion Agents is running at {url}
+  docs:     {url}/docs   (OpenAPI: {url}/openapi.json)
+  data:     {data_dir()}
+  user:     {DEMO_EMAIL} (owner of the demo organization)
+
+export TOKEN={token}
+curl -s {url}/organizations -H "Authorization: Bearer $TOKEN"
+
+More tokens: python -m local_runtime token --email you@example.com --org "Acme"
+Stop with Ctrl-C.
+""",
+        flush=True,
+    )
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Create (or reuse) a user, optionally in a new organization, and print a JWT for it."""
+    from local_runtime.dev_auth import create_organization_as, ensure_user, sign_token
+
+    state = data_dir() / "runtime.json"
+    if not state.exists():
+        print("the local runtime is not running: start it with `python scripts/dev.py up`", file=sys.stderr)
+        return 2
+    runtime = Runtime(**json.loads(state.read_text()))
+    user_id = ensure_user(runtime.database_url, args.email)
+    result: dict[str, str] = {"user_id": str(user_id), "email": args.email.lower()}
+    if args.org:
+        result["organization_id"] = str(create_organization_as(runtime.database_url, user_id, args.org))
+    result["token"] = sign_token(runtime.jwt_secret, runtime.issuer, user_id, args.email.lower(), args.ttl)
+    print(json.dumps(result, indent=2) if args.json else result["token"])
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    """Apply pending migrations to DATABASE_URL."""
+    from local_runtime.migrate import apply_migrations
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("set DATABASE_URL", file=sys.stderr)
+        return 2
+    print("applied:", apply_migrations(url) or "nothing (up to date)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m local_runtime``."""
+    parser = argparse.ArgumentParser(prog="python -m local_runtime", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start Postgres, Redis, the Upstash bridge and the gateway")
+    up.add_argument("--port", type=int, default=None, help="gateway port (default $PORT or 3000)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.set_defaults(func=cmd_up)
+    token = sub.add_parser("token", help="create a user (optionally in a new organization) and print a JWT")
+    token.add_argument("--email", required=True)
+    token.add_argument("--org", help="also create this organization, owned by the user")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="token lifetime in seconds")
+    token.add_argument("--json", action="store_true", help="print user, organization and token as JSON")
+    token.set_defaults(func=cmd_token)
+    migrate = sub.add_parser("migrate", help="apply pending migrations to DATABASE_URL")
+    migrate.set_defaults(func=cmd_migrate)
+    args = parser.parse_args(argv)
+    return int(args.func(args))

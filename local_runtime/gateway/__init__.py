@@ -1,0 +1,1 @@
+"""A local API Gateway: routes from serverless.yml, HTTP API v2 events, Lambda handlers."""

@@ -1,0 +1,139 @@
+"""Agent use cases; each is one transaction under the caller's claims, so RLS decides who sees what."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, LiteralString
+
+from shared.agents.config import CONFIG_KEYS
+from shared.agents.models import Agent, AgentList, CreateAgent, UpdateAgent
+from shared.agents.pagination import decode_cursor, encode_cursor
+from shared.agents.presets import apply_preset
+from shared.agents.rules import build_config
+from shared.agents.versions import expected_version
+from shared.auth import Principal
+from shared.db import Session, user_session
+from shared.errors import AppError, Conflict, NotFound
+from shared.observability import metrics
+from shared.observability.context import bind_organization
+
+_AGENT: LiteralString = """
+    select a.id, a.organization_id, a.name, a.status, a.current_version, a.publishable_key, a.allowed_origins,
+           a.archived_at, a.created_at, a.updated_at, coalesce(v.version, a.current_version) as version,
+           coalesce(v.config, '{}'::jsonb) as config, v.id is not null as has_version
+    from public.agents a
+    left join public.agent_versions v on v.agent_id = a.id and v.version = coalesce(%(version)s, a.current_version)
+    where a.id = %(id)s
+"""
+# One round trip: no row means the organization is not visible; one row with a null id, no agents.
+_PAGE: LiteralString = """
+    select a.id, a.organization_id, a.name, a.status, a.current_version, a.publishable_key, a.allowed_origins,
+           a.archived_at, a.created_at, a.updated_at, a.current_version as version,
+           coalesce(v.config, '{}'::jsonb) as config
+    from public.organizations o
+    left join lateral (
+        select * from public.agents x
+        where x.organization_id = o.id and (%(archived)s or x.status = 'active')
+          and (%(after)s::timestamptz is null or (x.created_at, x.id) < (%(after)s, %(after_id)s::uuid))
+        order by x.created_at desc, x.id desc
+        limit %(limit)s + 1
+    ) a on true
+    left join public.agent_versions v on v.agent_id = a.id and v.version = a.current_version
+    where o.id = %(org)s
+    order by a.created_at desc, a.id desc
+"""
+
+
+async def create_agent(principal: Principal, organization_id: uuid.UUID, data: CreateAgent) -> Agent:
+    """Create an agent at configuration version 1; editors and above."""
+    bind_organization(organization_id)
+    values = data.model_dump(include=set(CONFIG_KEYS))
+    if data.preset is not None:
+        values = apply_preset(values, data.preset, values["qualification_fields"], values["scoring"])
+    config = build_config(values)
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "select public.create_agent(%s, %s, %s::jsonb, %s) as agent",
+            (organization_id, data.name, json.dumps(config), data.allowed_origins),
+        )
+    if row is None:
+        raise AppError("agent was not created")
+    metrics.add_metric(name="AgentCreated", unit="Count", value=1)
+    return Agent.model_validate(row["agent"])
+
+
+async def list_agents(
+    principal: Principal, organization_id: uuid.UUID, limit: int, cursor: str | None, include_archived: bool
+) -> AgentList:
+    """One page of the organization's agents, newest first; archived ones only when asked for."""
+    bind_organization(organization_id)
+    after, after_id = decode_cursor(cursor) if cursor else (None, None)
+    params = {"org": organization_id, "archived": include_archived, "after": after, "after_id": after_id}
+    async with user_session(principal.claims) as db:
+        rows = await db.all(_PAGE, {**params, "limit": limit})
+    if not rows:
+        raise NotFound("organization not found")
+    agents = [Agent.model_validate(row) for row in rows if row["id"] is not None]
+    page, more = agents[:limit], len(agents) > limit
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    return AgentList(data=page, next_cursor=next_cursor)
+
+
+async def get_agent(principal: Principal, agent_id: uuid.UUID, version: int | None = None) -> Agent:
+    """The agent with its current configuration, or with configuration ``version``."""
+    async with user_session(principal.claims) as db:
+        row = await _load(db, agent_id, version)
+    return Agent.model_validate(row)
+
+
+async def update_agent(principal: Principal, agent_id: uuid.UUID, data: UpdateAgent, if_match: str | None) -> Agent:
+    """Apply a partial change; a changed configuration becomes a new version, atomically."""
+    expected = expected_version(data.expected_version, if_match)
+    async with user_session(principal.claims) as db:
+        current = await _load(db, agent_id, None)
+        bind_organization(current["organization_id"])
+        if expected is not None and expected != current["current_version"]:
+            raise Conflict(f"the agent is at version {current['current_version']}, not {expected}")
+        config = _merged_config(current["config"], data)
+        row = await db.one(
+            "select public.update_agent(%s, %s, %s::jsonb, %s, %s, %s) as agent",
+            (
+                agent_id,
+                current["current_version"],
+                json.dumps(config) if config is not None else None,
+                data.name,
+                data.allowed_origins,
+                data.rotate_publishable_key,
+            ),
+        )
+    if row is None:
+        raise AppError("agent was not updated")
+    return Agent.model_validate(row["agent"])
+
+
+async def archive_agent(principal: Principal, agent_id: uuid.UUID) -> None:
+    """Archive the agent: it keeps its history but starts no new conversations."""
+    async with user_session(principal.claims) as db:
+        await db.one("select public.archive_agent(%s)", (agent_id,))
+    metrics.add_metric(name="AgentArchived", unit="Count", value=1)
+
+
+async def _load(db: Session, agent_id: uuid.UUID, version: int | None) -> dict[str, Any]:
+    row = await db.one(_AGENT, {"id": agent_id, "version": version})
+    if row is None:
+        raise NotFound("agent not found")
+    if version is not None and not row["has_version"]:
+        raise NotFound(f"the agent has no version {version}")
+    return row
+
+
+def _merged_config(current: dict[str, Any], data: UpdateAgent) -> dict[str, Any] | None:
+    """The configuration after the patch (a key sent as null is reset), or None when none was sent."""
+    patch = data.model_dump(include=set(CONFIG_KEYS), exclude_unset=True)
+    if not patch and data.preset is None:
+        return None
+    merged = {key: value for key, value in {**current, **patch}.items() if value is not None}
+    if data.preset is not None:
+        merged = apply_preset(merged, data.preset, patch.get("qualification_fields") or [], patch.get("scoring"))
+    return build_config(merged)

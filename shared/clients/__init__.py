@@ -1,0 +1,1 @@
+"""Client factories: each builds its client once per container and reuses it."""

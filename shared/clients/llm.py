@@ -1,0 +1,61 @@
+"""The container's LiteLLM Router, built from ``infra/litellm/config.yaml``.
+
+Only model workers call this: ``import litellm`` costs ~2.5 s of cold start, so
+nothing imports it at module level and ``import shared`` never pulls it in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from litellm.router import Router
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "infra" / "litellm" / "config.yaml"
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """Read a LiteLLM proxy-format config (``model_list``, ``router_settings``)."""
+    config_path = path or DEFAULT_CONFIG
+    with config_path.open(encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle) or {}
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("model_list"), list):
+        raise ValueError(f"{config_path}: expected a mapping with a model_list")
+    return loaded
+
+
+def build_router(config: dict[str, Any]) -> Router:
+    """A Router for ``config``, with the local model registered; tests build their own this way."""
+    from shared.llm.local_model import register
+    from shared.llm.sdk import Router, quiet_schema_warnings
+
+    register()
+    with quiet_schema_warnings():  # the Router builds litellm's deployment models here
+        return Router(model_list=config["model_list"], **config.get("router_settings", {}))
+
+
+@lru_cache(maxsize=1)
+def get_router() -> Router:
+    """Build the Router once per container, from ``LITELLM_CONFIG_PATH`` or the bundled config."""
+    from shared.settings import get_settings
+
+    configured = get_settings().litellm_config_path
+    return build_router(load_config(Path(configured) if configured else None))
+
+
+async def close_llm() -> None:
+    """Stop litellm's background logging task on this loop (container shutdown, tests); no-op if never loaded."""
+    if "litellm" not in sys.modules:
+        return
+    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+    # We record usage ourselves (app.finish_turn); litellm's queued success callbacks can be dropped.
+    # The worker is process-wide and bound to one loop: only that loop may stop it.
+    if getattr(GLOBAL_LOGGING_WORKER, "_bound_loop", None) in (None, asyncio.get_running_loop()):
+        await GLOBAL_LOGGING_WORKER.stop()

@@ -1,0 +1,46 @@
+"""The container's Upstash Redis client (REST), for rate limits, dedup, locks and caches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared.clients.per_loop import PerLoop
+from shared.errors import ConfigurationError
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from upstash_redis.asyncio import Redis
+
+# Upstash answers in single-digit milliseconds; a 3 s default retry pause would blow the latency budget.
+RETRY_INTERVAL_SECONDS = 0.05
+
+
+async def _build() -> Redis:
+    from upstash_redis.asyncio import Redis
+
+    settings = get_settings()
+    if not settings.upstash_redis_rest_url or settings.upstash_redis_rest_token is None:
+        raise ConfigurationError("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN are required")
+    return Redis(
+        url=settings.upstash_redis_rest_url,
+        token=settings.upstash_redis_rest_token.get_secret_value(),
+        rest_retries=1,
+        rest_retry_interval=RETRY_INTERVAL_SECONDS,
+        allow_telemetry=False,
+    )
+
+
+_redis: PerLoop[Redis] = PerLoop(_build)
+
+
+async def get_redis() -> Redis:
+    """Return this container's client, built on first use."""
+    return await _redis.get()
+
+
+async def close_redis() -> None:
+    """Close this container's HTTP client to Upstash."""
+    client = _redis.peek()
+    _redis.forget()
+    if client is not None:
+        await client.close()

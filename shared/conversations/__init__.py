@@ -1,0 +1,1 @@
+"""Conversations between agents (or humans) and leads: the API, the widget and the turn queue."""

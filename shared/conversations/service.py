@@ -1,0 +1,145 @@
+"""Conversation use cases for signed-in members; each request is one transaction under their claims."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from shared import idempotency, ratelimit
+from shared.auth import Principal
+from shared.conversations import creation, pagination
+from shared.conversations.access import conversation_from
+from shared.conversations.messages import StoredMessage, dispatch
+from shared.conversations.models import (
+    Conversation,
+    ConversationDetail,
+    ConversationList,
+    ConversationStatus,
+    Message,
+    MessageAccepted,
+    MessagePage,
+    StartConversation,
+)
+from shared.db import Session, user_session
+from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.idempotency import IdempotencyKey
+from shared.observability.context import bind_organization
+
+CREATED = 201
+_START_CHECKS = """
+    select o.id in (select app.my_org_ids_with_role('editor')) as can_write,
+           a.id, a.organization_id, a.status::text as status, a.current_version
+    from public.organizations o
+    left join public.agents a on a.id = %(agent_id)s and a.organization_id = o.id
+    where o.id = %(organization_id)s
+"""
+_ORGANIZATION_VISIBLE = "select 1 from public.organizations o where o.id = %s"
+# Newest first; the row comparison walks (organization_id, created_at, id) backwards.
+_LIST = """
+    select c.*, to_jsonb(l) as lead
+    from public.conversations c join public.leads l on l.id = c.lead_id
+    where c.organization_id = %(organization_id)s
+      and (%(status)s::public.conversation_status is null or c.status = %(status)s::public.conversation_status)
+      and (%(agent_id)s::uuid is null or c.agent_id = %(agent_id)s::uuid)
+      and (%(after_t)s::timestamptz is null or (c.created_at, c.id) < (%(after_t)s::timestamptz, %(after_id)s::uuid))
+    order by c.created_at desc, c.id desc
+    limit %(fetch)s
+"""
+_GET = """
+    select c.*, to_jsonb(l) as lead
+    from public.conversations c join public.leads l on l.id = c.lead_id
+    where c.id = %s
+"""
+_MESSAGES = """
+    select m.* from public.messages m
+    where m.conversation_id = %(conversation_id)s
+      and (%(after_t)s::timestamptz is null or (m.created_at, m.id) > (%(after_t)s::timestamptz, %(after_id)s::uuid))
+    order by m.created_at, m.id
+    limit %(fetch)s
+"""
+
+
+async def start_conversation(
+    principal: Principal, organization_id: uuid.UUID, data: StartConversation, key: IdempotencyKey | None
+) -> Conversation:
+    """Start a conversation between an agent and a lead (upserted); editors and above."""
+    bind_organization(organization_id)
+    async with user_session(principal.claims) as db:
+        checked = await _start_checks(db, organization_id, data.agent_id)
+        await ratelimit.limit_organization(organization_id)
+        if replay := await idempotency.claim(db, key):
+            raise replay
+        agent = _startable(checked)
+        conversation = await creation.create(
+            db, agent, data.lead, channel=data.channel, message=data.message, actor=f"user:{principal.user_id}"
+        )
+        await idempotency.save(db, key, organization_id, CREATED, conversation)
+    if conversation.first_message is None:
+        return conversation
+    queued = conversation.model_copy(
+        update={"first_message": MessageAccepted(id=conversation.first_message.id, status="queued")}
+    )
+    status = await dispatch(
+        StoredMessage(conversation.first_message.id, conversation.id, organization_id, conversation.status),
+        lambda: user_session(principal.claims),
+        lambda db: idempotency.save(db, key, organization_id, CREATED, queued),
+    )
+    return queued if status == "queued" else conversation
+
+
+async def _start_checks(db: Session, organization_id: uuid.UUID, agent_id: uuid.UUID) -> dict[str, Any]:
+    """404 unless the caller is a member, 403 unless an editor or above."""
+    row = await db.one(_START_CHECKS, {"organization_id": organization_id, "agent_id": agent_id})
+    if row is None:
+        raise NotFound("organization not found")
+    if not row["can_write"]:
+        raise Forbidden("only editors, admins and owners start conversations")
+    return row
+
+
+def _startable(row: dict[str, Any]) -> creation.Agent:
+    """422 for an agent outside the organization, 409 for an archived one."""
+    if row["id"] is None:
+        raise InvalidInput.for_field("body.agent_id", "no such agent in this organization")
+    agent = creation.Agent(row["id"], row["organization_id"], row["status"], row["current_version"])
+    agent.check_active()
+    return agent
+
+
+async def list_conversations(
+    principal: Principal,
+    organization_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: ConversationStatus | None,
+    agent_id: uuid.UUID | None,
+) -> ConversationList:
+    """A page of the organization's conversations, newest first; any member."""
+    bind_organization(organization_id)
+    position = pagination.decode(cursor, "query.cursor")
+    params = {"organization_id": organization_id, "status": status, "agent_id": agent_id, "fetch": limit + 1}
+    async with user_session(principal.claims) as db:
+        rows = await db.all(_LIST, {**params, **pagination.bounds(position)})
+        # An empty page may mean the organization is not the caller's: that is a 404, not [].
+        if not rows and await db.one(_ORGANIZATION_VISIBLE, (organization_id,)) is None:
+            raise NotFound("organization not found")
+    page, next_cursor = pagination.split(rows, limit)
+    return ConversationList(data=[conversation_from(r) for r in page], next_cursor=next_cursor)
+
+
+async def get_conversation(
+    principal: Principal, conversation_id: uuid.UUID, *, messages_limit: int, messages_cursor: str | None
+) -> ConversationDetail:
+    """One conversation with a page of its messages, oldest first; any member."""
+    position = pagination.decode(messages_cursor, "query.messages_cursor")
+    async with user_session(principal.claims) as db:
+        row = await db.one(_GET, (conversation_id,))
+        if row is None:
+            raise NotFound("conversation not found")
+        bind_organization(row["organization_id"])
+        params = {"conversation_id": conversation_id, "fetch": messages_limit + 1, **pagination.bounds(position)}
+        rows = await db.all(_MESSAGES, params)
+    page, next_cursor = pagination.split(rows, messages_limit)
+    messages = MessagePage(data=[Message.model_validate(r) for r in page], next_cursor=next_cursor)
+    return ConversationDetail.model_validate({**row, "messages": messages})

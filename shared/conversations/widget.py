@@ -1,0 +1,168 @@
+"""Use cases of the public web widget, which carries no user JWT.
+
+So they run on the service path (``service_session``, RLS bypassed), and every
+statement is scoped by what the caller proved: the agent its publishable key names
+(and whose allowed origins include the browser's), or the one conversation its
+visitor token unlocks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared import idempotency
+from shared.conversations import creation, pagination
+from shared.conversations.messages import ACCEPTED, StoredMessage, dispatch, store_lead_message
+from shared.conversations.models import ConversationStatus, LeadContact, MessageAccepted, PostMessage
+from shared.conversations.widget_auth import WidgetClient, new_token, token_hash, token_matches
+from shared.conversations.widget_models import (
+    StartWidgetConversation,
+    WidgetConversation,
+    WidgetConversationStarted,
+    WidgetMessage,
+)
+from shared.db import Session, service_session
+from shared.errors import Forbidden, IdempotentReplay, Unauthorized
+from shared.idempotency import IdempotencyKey
+from shared.observability.context import bind_organization
+
+CREATED = 201
+_AGENT_BY_KEY = """
+    select a.id, a.organization_id, a.status::text as status, a.current_version, a.allowed_origins
+    from public.agents a where a.publishable_key = %s
+"""
+_VISITOR_CONVERSATION = """
+    select c.id, c.organization_id, c.status::text as status, c.created_at, c.visitor_token_hash
+    from public.conversations c where c.id = %s and c.channel = 'web'
+"""
+_REPLACE_VISITOR_HASH = "update public.conversations c set visitor_token_hash = %s where c.id = %s and c.agent_id = %s"
+_MESSAGES = """
+    select m.id, m.role::text as role, m.content, m.content_type, m.created_at
+    from public.messages m
+    where m.conversation_id = %(conversation_id)s and m.role in ('lead', 'assistant', 'human')
+      and (%(after_t)s::timestamptz is null or (m.created_at, m.id) > (%(after_t)s::timestamptz, %(after_id)s::uuid))
+    order by m.created_at, m.id
+    limit %(fetch)s
+"""
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """The conversation a visitor token unlocked."""
+
+    conversation_id: uuid.UUID
+    organization_id: uuid.UUID
+    status: ConversationStatus
+    created_at: datetime
+
+
+async def start_conversation(
+    client: WidgetClient, data: StartWidgetConversation, key: IdempotencyKey | None
+) -> WidgetConversationStarted:
+    """Create the visitor's lead and a web conversation; the visitor token is in the response only."""
+    token = new_token()
+    async with service_session() as db:
+        agent = await _agent_for(db, client)
+        scope = f"agent:{agent.id}"
+        replay = await idempotency.claim(db, key, scope=scope)
+        if replay is not None:
+            # Only the token's hash was kept, so a replay re-issues it (revoking the one sent first).
+            await db.execute(_REPLACE_VISITOR_HASH, (token_hash(token), replay.body["conversation_id"], agent.id))
+        else:
+            started = await _create(db, agent, data, token)
+            await idempotency.save(db, key, agent.organization_id, CREATED, started, scope=scope, omit="visitor_token")
+    if replay is not None:
+        raise IdempotentReplay(replay.status, {**replay.body, "visitor_token": token})
+    if started.first_message is None:
+        return started
+    queued = started.model_copy(update={"first_message": MessageAccepted(id=started.first_message.id, status="queued")})
+    status = await dispatch(
+        StoredMessage(started.first_message.id, started.conversation_id, agent.organization_id, started.status),
+        service_session,
+        lambda db: idempotency.save(db, key, agent.organization_id, CREATED, queued, scope=scope, omit="visitor_token"),
+    )
+    return queued if status == "queued" else started
+
+
+async def _agent_for(db: Session, client: WidgetClient) -> creation.Agent:
+    row = await db.one(_AGENT_BY_KEY, (client.publishable_key,))
+    if row is None:
+        raise Unauthorized("unknown publishable key")
+    bind_organization(row["organization_id"])
+    if client.origin is None or client.origin not in row["allowed_origins"]:
+        raise Forbidden("this origin may not use the agent's widget")
+    return creation.Agent(row["id"], row["organization_id"], row["status"], row["current_version"])
+
+
+async def _create(
+    db: Session, agent: creation.Agent, data: StartWidgetConversation, token: str
+) -> WidgetConversationStarted:
+    agent.check_active()
+    conversation = await creation.create(
+        db,
+        agent,
+        data.visitor or LeadContact(),
+        channel="web",
+        message=data.message,
+        actor="widget",
+        visitor_token_hash=token_hash(token),
+    )
+    return WidgetConversationStarted(
+        conversation_id=conversation.id,
+        visitor_token=token,
+        status=conversation.status,
+        first_message=conversation.first_message,
+    )
+
+
+async def post_message(
+    conversation_id: uuid.UUID, token: str, data: PostMessage, key: IdempotencyKey | None
+) -> MessageAccepted:
+    """Store the visitor's message and queue the agent's turn, as ``POST /conversations/{id}/messages`` does."""
+    scope = f"conversation:{conversation_id}"
+    async with service_session() as db:
+        visitor = await _visitor(db, conversation_id, token)
+        if replay := await idempotency.claim(db, key, scope=scope):
+            raise replay
+        stored = await store_lead_message(db, conversation_id, data.content)
+        received = MessageAccepted(id=stored.id, status="received")
+        await idempotency.save(db, key, visitor.organization_id, ACCEPTED, received, scope=scope)
+    queued = MessageAccepted(id=stored.id, status="queued")
+    status = await dispatch(
+        stored,
+        service_session,
+        lambda db: idempotency.save(db, key, visitor.organization_id, ACCEPTED, queued, scope=scope),
+    )
+    return queued if status == "queued" else received
+
+
+async def get_conversation(
+    conversation_id: uuid.UUID, token: str, *, limit: int, cursor: str | None
+) -> WidgetConversation:
+    """The visitor's conversation and a page of its lead, assistant and human messages."""
+    position = pagination.decode(cursor, "query.cursor")
+    async with service_session() as db:
+        visitor = await _visitor(db, conversation_id, token)
+        params = {"conversation_id": conversation_id, "fetch": limit + 1, **pagination.bounds(position)}
+        rows = await db.all(_MESSAGES, params)
+    page, next_cursor = pagination.split(rows, limit)
+    poll_cursor = pagination.encode(page[-1]["created_at"], page[-1]["id"]) if page else cursor
+    return WidgetConversation(
+        id=visitor.conversation_id,
+        status=visitor.status,
+        created_at=visitor.created_at,
+        messages=[WidgetMessage.model_validate(r) for r in page],
+        next_cursor=next_cursor,
+        poll_cursor=poll_cursor,
+    )
+
+
+async def _visitor(db: Session, conversation_id: uuid.UUID, token: str) -> Visitor:
+    row = await db.one(_VISITOR_CONVERSATION, (conversation_id,))
+    # One answer for an unknown conversation and a wrong token: neither reveals the other.
+    if not token_matches(token, row["visitor_token_hash"] if row else None) or row is None:
+        raise Unauthorized("invalid visitor token")
+    bind_organization(row["organization_id"])
+    return Visitor(row["id"], row["organization_id"], row["status"], row["created_at"])

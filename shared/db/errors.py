@@ -1,0 +1,47 @@
+"""Translate Postgres errors into the project's exceptions, at the database boundary."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import errors as pg
+
+from shared.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
+
+
+def translate(exc: psycopg.Error) -> AppError:
+    """Map one psycopg error to the AppError the caller should see."""
+    diag = exc.diag
+    if isinstance(exc, pg.InsufficientPrivilege):
+        return Forbidden("not allowed")
+    if isinstance(exc, pg.NoDataFound):
+        return NotFound(diag.message_primary or "not found")
+    if isinstance(exc, pg.UniqueViolation):
+        return Conflict(_conflict_detail(diag.constraint_name))
+    if isinstance(exc, pg.ForeignKeyViolation):
+        return InvalidInput.for_field(_field(diag.column_name, diag.constraint_name), "references a missing row")
+    if isinstance(exc, pg.CheckViolation | pg.NotNullViolation | pg.StringDataRightTruncation):
+        return InvalidInput.for_field(_field(diag.column_name, diag.constraint_name), "is not valid")
+    if isinstance(exc, psycopg.DataError):  # all of SQLSTATE class 22; pg.DataException is only 22000
+        return InvalidInput.for_field(_field(diag.column_name, None), diag.message_primary or "is not valid")
+    if isinstance(exc, pg.RaiseException) and diag.sqlstate == "P0001":
+        return Conflict(diag.message_primary or "conflict")
+    if isinstance(exc, pg.QueryCanceled):
+        return UpstreamUnavailable("database timeout")
+    if isinstance(exc, psycopg.OperationalError):
+        return UpstreamUnavailable("database unavailable")
+    return AppError("database error")
+
+
+def _field(column: str | None, constraint: str | None) -> str:
+    if column:
+        return f"body.{column}"
+    if constraint:
+        # Our constraints are named <table>_<column>_<kind>; keep the middle as the field.
+        parts = constraint.split("_")
+        if len(parts) >= 3:
+            return "body." + "_".join(parts[1:-1])
+    return "body"
+
+
+def _conflict_detail(constraint: str | None) -> str:
+    return f"already exists ({constraint})" if constraint else "already exists"

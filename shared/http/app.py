@@ -1,0 +1,24 @@
+"""``create_app``: the FastAPI app every HTTP function starts from."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.http import problems
+from shared.http.middleware import InvocationMiddleware
+from shared.settings import get_settings
+
+API_VERSION = "0.1.0"
+
+
+def create_app(title: str) -> FastAPI:
+    """An app with settings validated, problem+json errors and per-invocation log context.
+
+    The function adds only its own routes. Docs are served by the local gateway,
+    which merges every function's schema; a deployed function exposes none.
+    """
+    get_settings()  # fail the cold start, not the first request, on bad configuration
+    app = FastAPI(title=title, version=API_VERSION, docs_url=None, redoc_url=None, openapi_url=None)
+    problems.install(app)
+    app.add_middleware(InvocationMiddleware)
+    return app

@@ -1,0 +1,104 @@
+"""``Idempotency-Key`` for POSTs, with Postgres as the only record.
+
+A use case claims the key inside its own transaction and saves its response in that
+same transaction, so a key is either bound to a committed change and its response, or
+to nothing. A repeat with the same request gets the stored response again
+(``IdempotentReplay``); a different request under the same key is a 422; a duplicate
+that arrives while the first still runs finds the key locked and gets a 409.
+Keys are scoped to the signed-in caller (or, on the public widget, to the agent or
+conversation the visitor proved it may use) and expire after 24 hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel
+
+from shared.db import Session
+from shared.errors import AppError, Conflict, IdempotentReplay, InvalidInput
+
+HEADER = "Idempotency-Key"
+_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """The client's key and a hash of the request it came with."""
+
+    key: str
+    request_hash: str
+
+
+async def idempotency_key(
+    request: Request, value: Annotated[str | None, Header(alias=HEADER)] = None
+) -> IdempotencyKey | None:
+    """Route dependency: the validated key, or None when the client sent none."""
+    if value is None:
+        return None
+    if not _VALID.match(value):
+        raise InvalidInput.for_field(f"header.{HEADER}", "must be 1 to 255 visible ASCII characters")
+    body = await request.body()  # Starlette caches it, so the route still reads it
+    return IdempotencyKey(value, request_hash(request.method, request.url.path, body))
+
+
+IdempotencyKeyHeader = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    """SHA-256 of the method, path and body (JSON compared by value, not by spacing or key order)."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
+
+
+async def claim(db: Session, key: IdempotencyKey | None, *, scope: str | None = None) -> IdempotentReplay | None:
+    """Claim ``key`` for this transaction; the stored response when it was used before.
+
+    ``scope`` is only read on the service path; a signed-in caller's keys are always their own.
+    """
+    if key is None:
+        return None
+    row = await db.one("select app.claim_idempotency_key(%s, %s, %s) as claim", (key.key, key.request_hash, scope))
+    result: dict[str, Any] = (row or {}).get("claim") or {}
+    state = result.get("state")
+    if state == "new":
+        return None
+    if state == "replay":
+        return IdempotentReplay(int(result["status"]), result["body"])
+    if state == "mismatch":
+        raise InvalidInput.for_field(f"header.{HEADER}", "was already used with a different request")
+    if state == "busy":
+        raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
+    raise AppError("idempotency key could not be claimed")
+
+
+async def save(
+    db: Session,
+    key: IdempotencyKey | None,
+    organization_id: uuid.UUID,
+    status: int,
+    response: BaseModel,
+    *,
+    scope: str | None = None,
+    omit: str | None = None,
+) -> None:
+    """Store ``response`` as the answer to ``key``, in the caller's transaction.
+
+    ``omit`` names a field never written down (a credential shown once).
+    """
+    if key is None:
+        return
+    body = response.model_dump_json(exclude={omit} if omit else None)
+    await db.execute(
+        "select app.save_idempotency_key(%s, %s, %s, %s, %s::jsonb, %s)",
+        (key.key, key.request_hash, organization_id, status, body, scope),
+    )

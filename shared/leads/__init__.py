@@ -1,0 +1,1 @@
+"""Leads: the stage machine, normalisation and scoring."""

@@ -1,0 +1,1 @@
+"""Organizations and their members: the tenants of the system."""

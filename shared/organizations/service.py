@@ -1,0 +1,51 @@
+"""Organization use cases; each is one transaction under the caller's claims."""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.auth import Principal
+from shared.db import user_session
+from shared.errors import AppError
+from shared.observability import metrics
+from shared.observability.context import bind_organization
+from shared.organizations.models import AddMember, CreateOrganization, MemberAdded, Organization
+
+_MY_ORGANIZATIONS = """
+    select o.id, o.name, o.slug, o.created_at, m.role
+    from public.organizations o
+    join public.memberships m on m.organization_id = o.id and m.user_id = (select auth.uid())
+    order by o.created_at, o.id
+"""
+
+
+async def create_organization(principal: Principal, data: CreateOrganization) -> Organization:
+    """Create an organization whose owner is the caller."""
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "select id, name, slug, created_at from public.create_organization(%s, %s)", (data.name, data.slug)
+        )
+    if row is None:
+        raise AppError("organization was not created")
+    bind_organization(row["id"])
+    metrics.add_metric(name="OrganizationCreated", unit="Count", value=1)
+    return Organization(role="owner", **row)
+
+
+async def list_my_organizations(principal: Principal) -> list[Organization]:
+    """Every organization the caller belongs to, with their role in each."""
+    async with user_session(principal.claims) as db:
+        rows = await db.all(_MY_ORGANIZATIONS)
+    return [Organization(**row) for row in rows]
+
+
+async def add_member(principal: Principal, organization_id: uuid.UUID, data: AddMember) -> MemberAdded:
+    """Add a known user with ``role``, or invite an unknown e-mail; admins and owners only."""
+    bind_organization(organization_id)
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "select public.add_organization_member(%s, %s, %s) as result", (organization_id, data.email, data.role)
+        )
+    if row is None:
+        raise AppError("member was not added")
+    return MemberAdded.model_validate(row["result"])

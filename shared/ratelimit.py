@@ -1,0 +1,96 @@
+"""Per-organization and per-IP request limits: upstash-ratelimit's sliding window over Upstash Redis.
+
+The window objects are built once per container (per limit). upstash-ratelimit's
+``Ratelimit`` wrapper would pin one Redis client, while ours is rebuilt per event loop,
+so the window is called with the current client. Like the JS SDK's ephemeral cache, a
+refused identifier is remembered in the container until its window resets, so a client
+hammering a warm function costs no Redis call. Redis is for speed only: when it fails,
+requests are let through (logged), never refused.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import httpx
+from fastapi import Request
+
+from shared.clients.redis import get_redis
+from shared.errors import RateLimited
+from shared.observability import logger, metrics
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from upstash_ratelimit import SlidingWindow
+
+PREFIX = "ca:ratelimit"
+WINDOW_SECONDS = 60
+_BLOCKED_MAX = 10_000
+# identifier -> when its window resets (epoch seconds); lives as long as the warm container.
+_blocked: dict[str, float] = {}
+
+
+@lru_cache(maxsize=16)
+def _window(per_minute: int) -> SlidingWindow:
+    from upstash_ratelimit import SlidingWindow
+
+    return SlidingWindow(max_requests=per_minute, window=WINDOW_SECONDS, unit="s")
+
+
+async def limit_organization(organization_id: object) -> None:
+    """Count one request against the organization; ``RateLimited`` when over its limit."""
+    await enforce(f"org:{organization_id}", get_settings().rate_limit_org_per_minute)
+
+
+async def limit_ip(ip: str) -> None:
+    """Count one request against a client IP; ``RateLimited`` when over its limit."""
+    await enforce(f"ip:{ip}", get_settings().rate_limit_ip_per_minute)
+
+
+async def enforce(identifier: str, per_minute: int) -> None:
+    """Allow one request for ``identifier`` or raise ``RateLimited`` with a Retry-After."""
+    key = f"{PREFIX}:{identifier}"
+    now = time.time()
+    reset = _blocked.get(key)
+    if reset is not None and reset > now:
+        raise _refusal(reset, now)
+    try:
+        response = await _window(per_minute).limit_async(await get_redis(), key)
+    except (httpx.HTTPError, _upstash_error()) as exc:
+        logger.warning("rate limit unavailable; request allowed", extra={"error": type(exc).__name__})
+        metrics.add_metric(name="RateLimitUnavailable", unit="Count", value=1)
+        return
+    if response.allowed:
+        return
+    if len(_blocked) >= _BLOCKED_MAX:
+        _blocked.clear()
+    _blocked[key] = response.reset
+    metrics.add_metric(name="RateLimited", unit="Count", value=1)
+    raise _refusal(response.reset, now)
+
+
+def _refusal(reset: float, now: float) -> RateLimited:
+    return RateLimited("too many requests; slow down", retry_after=max(1, math.ceil(reset - now)))
+
+
+def _upstash_error() -> type[Exception]:
+    from upstash_redis.errors import UpstashError
+
+    return UpstashError
+
+
+def source_ip(request: Request) -> str:
+    """The caller's IP as API Gateway saw it (Mangum puts the event in the scope)."""
+    event = request.scope.get("aws.event") or {}
+    ip = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp")
+    if ip:
+        return str(ip)
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_by_ip(request: Request) -> None:
+    """Route dependency: the per-IP limit for public endpoints, checked before any other work."""
+    await limit_ip(source_ip(request))

@@ -1,0 +1,1 @@
+"""Developer webhooks: endpoints an organization registers, signed deliveries, and their log."""

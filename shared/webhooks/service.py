@@ -1,0 +1,161 @@
+"""Webhook endpoint use cases; each is one transaction under the caller's claims, so RLS decides.
+
+Members read endpoints and the delivery log; owners and admins manage endpoints. Another
+tenant's endpoint is not found. A signing secret is returned by create and rotate, never again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, LiteralString
+
+from shared.agents.pagination import decode_cursor, encode_cursor
+from shared.auth import Principal
+from shared.db import Session, user_session
+from shared.errors import AppError, Forbidden, NotFound
+from shared.events.ids import delivery_public_id, event_public_id
+from shared.observability import metrics
+from shared.observability.context import bind_organization
+from shared.webhooks.models import (
+    CreateWebhookEndpoint,
+    RotateWebhookSecret,
+    UpdateWebhookEndpoint,
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookEndpoint,
+    WebhookEndpointWithSecret,
+)
+
+# One round trip: no row means the organization is not visible; one row with a null id, no endpoints.
+_LIST: LiteralString = """
+    select e.id, o.id as organization_id, e.url, e.description, e.events::text[] as events, e.enabled,
+           case when e.previous_secret_expires_at > now() then e.previous_secret_expires_at end
+               as previous_secret_expires_at,
+           e.created_at, e.updated_at
+    from public.organizations o
+    left join public.webhook_endpoints e on e.organization_id = o.id
+    where o.id = %s
+    order by e.created_at, e.id
+"""
+_UPDATE: LiteralString = """
+    update public.webhook_endpoints e set
+        url = coalesce(%(url)s, e.url),
+        description = coalesce(%(description)s, e.description),
+        events = coalesce(%(events)s::public.event_type[], e.events),
+        enabled = coalesce(%(enabled)s, e.enabled)
+    where e.id = %(id)s
+    returning e.id, e.organization_id, e.url, e.description, e.events::text[] as events, e.enabled,
+              case when e.previous_secret_expires_at > now() then e.previous_secret_expires_at end
+                  as previous_secret_expires_at,
+              e.created_at, e.updated_at
+"""
+_DELIVERIES: LiteralString = """
+    select e.organization_id, d.id, d.event_id, d.event_type::text as event_type, d.attempt, d.status,
+           d.response_status, d.response_body, d.error, d.duration_ms, d.next_attempt_at, d.created_at,
+           d.completed_at
+    from public.webhook_endpoints e
+    left join lateral (
+        select * from public.webhook_deliveries x
+        where x.endpoint_id = e.id
+          and (%(after)s::timestamptz is null or (x.created_at, x.id) < (%(after)s, %(after_id)s::uuid))
+        order by x.created_at desc, x.id desc
+        limit %(limit)s + 1
+    ) d on true
+    where e.id = %(endpoint)s
+    order by d.created_at desc, d.id desc
+"""
+
+
+async def create_endpoint(
+    principal: Principal, organization_id: uuid.UUID, data: CreateWebhookEndpoint
+) -> WebhookEndpointWithSecret:
+    """Register an endpoint; its signing secret is in this response only. Admins and owners."""
+    bind_organization(organization_id)
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "select public.create_webhook_endpoint(%s, %s, %s::public.event_type[], %s, %s) as endpoint",
+            (organization_id, data.url, list(data.events), data.description, data.enabled),
+        )
+    if row is None:
+        raise AppError("webhook endpoint was not created")
+    metrics.add_metric(name="WebhookEndpointCreated", unit="Count", value=1)
+    return WebhookEndpointWithSecret.model_validate(row["endpoint"])
+
+
+async def list_endpoints(principal: Principal, organization_id: uuid.UUID) -> list[WebhookEndpoint]:
+    """The organization's endpoints, oldest first; every member may list them."""
+    bind_organization(organization_id)
+    async with user_session(principal.claims) as db:
+        rows = await db.all(_LIST, (organization_id,))
+    if not rows:
+        raise NotFound("organization not found")
+    return [WebhookEndpoint.model_validate(row) for row in rows if row["id"] is not None]
+
+
+async def update_endpoint(principal: Principal, endpoint_id: uuid.UUID, data: UpdateWebhookEndpoint) -> WebhookEndpoint:
+    """Change url, events, description or enabled; fields not sent keep their value."""
+    params = {**data.model_dump(), "id": endpoint_id}
+    async with user_session(principal.claims) as db:
+        row = await db.one(_UPDATE, params)
+        if row is None:
+            raise await _refusal(db, endpoint_id)
+    bind_organization(row["organization_id"])
+    return WebhookEndpoint.model_validate(row)
+
+
+async def rotate_secret(
+    principal: Principal, endpoint_id: uuid.UUID, data: RotateWebhookSecret
+) -> WebhookEndpointWithSecret:
+    """Issue a new signing secret (returned once); the old one keeps signing for the grace period."""
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "select public.rotate_webhook_secret(%s, make_interval(hours => %s)) as endpoint",
+            (endpoint_id, data.grace_period_hours),
+        )
+    if row is None:
+        raise AppError("webhook secret was not rotated")
+    endpoint = WebhookEndpointWithSecret.model_validate(row["endpoint"])
+    bind_organization(endpoint.organization_id)
+    return endpoint
+
+
+async def delete_endpoint(principal: Principal, endpoint_id: uuid.UUID) -> None:
+    """Delete an endpoint with its delivery log; its secrets leave the vault with it."""
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "delete from public.webhook_endpoints e where e.id = %s returning e.organization_id", (endpoint_id,)
+        )
+        if row is None:
+            raise await _refusal(db, endpoint_id)
+    bind_organization(row["organization_id"])
+
+
+async def list_deliveries(
+    principal: Principal, endpoint_id: uuid.UUID, limit: int, cursor: str | None
+) -> WebhookDeliveryList:
+    """One page of the endpoint's delivery attempts, newest first; every member may read it."""
+    after, after_id = decode_cursor(cursor) if cursor else (None, None)
+    params = {"endpoint": endpoint_id, "after": after, "after_id": after_id, "limit": limit}
+    async with user_session(principal.claims) as db:
+        rows = await db.all(_DELIVERIES, params)
+    if not rows:
+        raise NotFound("webhook endpoint not found")
+    bind_organization(rows[0]["organization_id"])
+    attempts = [row for row in rows if row["id"] is not None]
+    page, more = attempts[:limit], len(attempts) > limit
+    next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None
+    return WebhookDeliveryList(data=[_delivery(row) for row in page], next_cursor=next_cursor)
+
+
+async def _refusal(db: Session, endpoint_id: uuid.UUID) -> AppError:
+    """Why a write touched no row: the endpoint is visible (so the role is too weak) or it is not."""
+    visible = await db.one("select 1 from public.webhook_endpoints e where e.id = %s", (endpoint_id,))
+    if visible is None:
+        return NotFound("webhook endpoint not found")
+    return Forbidden("only owners and admins manage webhook endpoints")
+
+
+def _delivery(row: dict[str, Any]) -> WebhookDelivery:
+    return WebhookDelivery.model_validate(
+        {**row, "id": delivery_public_id(row["id"]), "event_id": event_public_id(row["event_id"])}
+    )
