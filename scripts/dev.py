@@ -53,8 +53,8 @@ def _python(*args: str) -> None:
 
 def lint() -> None:
     """ruff (lint + format check) and mypy (strict on shared/)."""
-    _run(BIN / "ruff", "check", ".")
-    _run(BIN / "ruff", "format", "--check", ".")
+    _run(BIN / "ruff", "check", "--no-cache", ".")
+    _run(BIN / "ruff", "format", "--no-cache", "--check", ".")
     _run(BIN / "mypy", "shared", "functions", "local_runtime", "bench")
 
 

@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from shared.llm import gateway  # noqa: F401  (import litellm during init, not during the first turn)
 
+from shared.llm import gateway  # noqa: F401  (import litellm during init, not during the first turn)
 from shared.observability import logger
 from shared.runtime import run
 from shared.settings import get_settings
