@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.cases import FLOOR_COLD, FLOOR_WARM, Case, function_cases
+from bench.cases import FLOOR_COLD, FLOOR_WARM, WHATSAPP_VERIFY_TOKEN, Case, function_cases, seed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,14 +84,31 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=500)
     args = parser.parse_args()
 
+    from local_runtime.aws import referenced_environment, start_aws
     from local_runtime.cli import services
     from local_runtime.dev_auth import create_organization_as, ensure_user, sign_token
+    from local_runtime.gateway.routes import load_serverless
 
     with tempfile.TemporaryDirectory(prefix="ca-bench-") as tmp, services(Path(tmp), port=0) as runtime:
-        env = {**os.environ, **runtime.environment(), "POWERTOOLS_LOG_LEVEL": "INFO", "PYTHONDONTWRITEBYTECODE": "1"}
+        config = load_serverless()
+        aws = start_aws(config, delay_seconds=0)
+        env = {
+            **os.environ,
+            **runtime.environment(),
+            **aws.environment(),
+            **referenced_environment(config, aws.queues),
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # Every iteration comes from one IP and one organization: measure the work, not the 429.
+            "RATE_LIMIT_ORG_PER_MINUTE": "100000000",
+            "RATE_LIMIT_IP_PER_MINUTE": "100000000",
+            "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN,
+            "WHATSAPP_APP_SECRET": secrets.token_hex(16),
+        }
         user = ensure_user(runtime.database_url, "bench@example.com")
         org = create_organization_as(runtime.database_url, user, "Bench")
         token = sign_token(runtime.jwt_secret, runtime.issuer, user, "bench@example.com")
+        ids = seed(runtime.database_url, org)
         print(
             f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; cold runs {args.cold_runs}, warm {args.warm}\n",
             file=sys.stderr,
@@ -98,8 +116,9 @@ def main() -> None:
         cold_floor = measure(FLOOR_COLD, env, None, args.cold_runs, args.warm)
         warm_floor = measure(FLOOR_WARM, env, None, args.cold_runs, args.warm)
         rows = [(FLOOR_COLD, cold_floor), (FLOOR_WARM, warm_floor)]
-        for case in function_cases(org):
+        for case in function_cases(ids):
             rows.append((case, measure(case, env, token, args.cold_runs, args.warm)))
+        aws.stop()
     print(table(rows, cold_floor, warm_floor))
 
 

@@ -17,14 +17,16 @@ from typing import Any  # noqa: E402
 
 
 def _event(case: dict[str, Any], token: str | None) -> dict[str, Any]:
-    headers = {"content-type": "application/json", "user-agent": "bench"}
+    headers = {"content-type": "application/json", "user-agent": "bench", **(case.get("headers") or {})}
     if token:
         headers["authorization"] = f"Bearer {token}"
+    path, _, query = case["path"].partition("?")
     return {
         "version": "2.0",
         "routeKey": case["route_key"],
-        "rawPath": case["path"],
-        "rawQueryString": "",
+        "rawPath": path,
+        "rawQueryString": query,
+        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&") if "=" in p) or None,
         "headers": headers,
         "requestContext": {
             "accountId": "123456789012",
@@ -33,7 +35,7 @@ def _event(case: dict[str, Any], token: str | None) -> dict[str, Any]:
             "domainPrefix": "localhost",
             "http": {
                 "method": case["method"],
-                "path": case["path"],
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "127.0.0.1",
                 "userAgent": "bench",

@@ -64,7 +64,11 @@ def start_aws(
     ``visibility_timeout`` shortens redelivery locally; ``delay_seconds=0`` removes the
     queues' debounce delay, for tests that drain a queue right after sending.
     """
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per SQS poll otherwise
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

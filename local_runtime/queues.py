@@ -71,8 +71,14 @@ def sqs_event(messages: list[dict[str, Any]], queue: LocalQueue) -> dict[str, An
     }
 
 
-def deliver_batch(sqs: Any, queue: LocalQueue, invoke: Invoke, *, batch_size: int = 10, wait: int = 0) -> int:
-    """Receive one batch, invoke the worker, delete what it processed; the number received."""
+def deliver_batch(
+    sqs: Any, queue: LocalQueue, invoke: Invoke, *, batch_size: int = 10, wait: int = 0, retry_now: bool = False
+) -> int:
+    """Receive one batch, invoke the worker, delete what it processed; the number received.
+
+    ``retry_now`` makes failed messages visible again at once, as if their visibility timeout
+    had passed (tests of redelivery and the DLQ, without waiting).
+    """
     received = sqs.receive_message(
         QueueUrl=queue.url,
         MaxNumberOfMessages=batch_size,
@@ -86,9 +92,15 @@ def deliver_batch(sqs: Any, queue: LocalQueue, invoke: Invoke, *, batch_size: in
         result = invoke(sqs_event(received, queue)) or {}
     except Exception:
         traceback.print_exc()  # the whole batch failed: everything is redelivered after the visibility timeout
-        return len(received)
+        result = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in received]}
     failed = {f["itemIdentifier"] for f in result.get("batchItemFailures") or []}
     done = [m for m in received if m["MessageId"] not in failed]
+    if retry_now:
+        for message in received:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
     for start in range(0, len(done), 10):
         sqs.delete_message_batch(
             QueueUrl=queue.url,

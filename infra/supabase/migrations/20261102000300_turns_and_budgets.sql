@@ -148,6 +148,9 @@ declare
     v_estimate numeric;
     v_candidate text;
     v_budget public.budgets;
+    v_earlier text;
+    v_window_start timestamptz;
+    v_window_size integer;
 begin
     select * into v_msg from public.messages m where m.id = p_message_id;
     if v_msg.id is null then
@@ -167,8 +170,8 @@ begin
     select coalesce(jsonb_agg(jsonb_build_object('id', h.id, 'role', h.role, 'content', h.content,
                                                  'content_type', h.content_type, 'payload', h.payload)
                               order by h.created_at, h.id), '[]'::jsonb),
-           coalesce(sum(length(h.content)), 0)
-      into v_history, v_chars
+           coalesce(sum(length(h.content)), 0), min(h.created_at), count(*)
+      into v_history, v_chars, v_window_start, v_window_size
     from (
         select * from public.messages m
         where m.conversation_id = v_conv.id and m.role in ('lead', 'assistant', 'human')
@@ -176,6 +179,17 @@ begin
         order by m.created_at desc, m.id desc
         limit p_history_limit
     ) h;
+    -- The rolling summary: what the lead said before the history window, oldest first, each line
+    -- capped, so a long conversation keeps its early facts without growing the prompt unbounded.
+    if v_window_size >= p_history_limit then
+        select string_agg(left(e.content, 200), ' | ' order by e.created_at, e.id) into v_earlier
+        from (
+            select m.content, m.created_at, m.id from public.messages m
+            where m.conversation_id = v_conv.id and m.role = 'lead' and m.created_at < v_window_start
+            order by m.created_at desc, m.id desc
+            limit 40
+        ) e;
+    end if;
     select coalesce(jsonb_agg(m.id order by m.created_at, m.id), '[]'::jsonb) into v_pending
     from public.messages m
     where m.conversation_id = v_conv.id and m.role = 'lead' and m.handled_at is null;
@@ -199,7 +213,9 @@ begin
         'organization_id', v_conv.organization_id,
         'conversation', jsonb_build_object('id', v_conv.id, 'channel', v_conv.channel, 'status', v_conv.status,
                                            'agent_id', v_conv.agent_id, 'agent_version', v_conv.agent_version,
-                                           'summary', v_conv.summary, 'cost_usd', v_conv.cost_usd),
+                                           'summary', nullif(concat_ws(E'\n', v_conv.summary,
+                                               'Earlier, the lead said: ' || v_earlier), ''),
+                                           'cost_usd', v_conv.cost_usd),
         'config', v_config,
         'lead', to_jsonb(v_lead),
         'history', v_history,
@@ -275,7 +291,7 @@ begin
     where m.id in (select value::uuid from jsonb_array_elements_text(coalesce(p_turn -> 'pending', '[]'::jsonb)))
       and m.conversation_id = v_conv.id and m.handled_at is null;
 
-    if p_turn -> 'message_error' is not null then
+    if jsonb_typeof(p_turn -> 'message_error') = 'object' then
         update public.messages m set status = 'failed', error = p_turn -> 'message_error'
         where m.id = (p_turn ->> 'message_id')::uuid and m.conversation_id = v_conv.id;
     end if;

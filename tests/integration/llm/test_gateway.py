@@ -19,7 +19,7 @@ from shared.llm.sdk import Router
 from shared.llm.tools import build_tools
 from shared.turns import prompt
 from shared.turns.context import TurnContext
-from tests.integration.llm.conftest import FakeProvider
+from tests.integration.conftest import FakeProvider
 from tests.support.aio import run, use_container_loop
 
 pytestmark = pytest.mark.integration

@@ -45,8 +45,9 @@ def test_a_turn_stores_one_reply_with_usage_and_settles_the_budget(tenant: Tenan
     assert usage["fallback_used"] is False
     [budget] = tenant.query("select * from public.budgets where organization_id = %s", tenant.org)
     assert (budget["spent_usd"], budget["reserved_usd"]) == (usage["cost_usd"], 0)
-    [handled] = tenant.query("select status, handled_at from public.messages where id = %s", message)
+    [handled] = tenant.query("select status, error, handled_at from public.messages where id = %s", message)
     assert handled["handled_at"] is not None
+    assert (handled["status"], handled["error"]) == ("read", None)
 
 
 def test_a_redelivered_queue_message_produces_one_reply(tenant: Tenant, worker: Worker) -> None:
@@ -133,3 +134,36 @@ def test_an_exhausted_budget_refuses_with_a_problem_on_the_message(tenant: Tenan
     [row] = tenant.query("select status, error from public.messages where id = %s", message)
     assert row["status"] == "failed"
     assert row["error"]["type"].endswith("budget-exceeded")
+
+
+def test_a_long_conversation_keeps_its_early_facts_in_a_rolling_summary(
+    tenant: Tenant, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a conversation longer than the 20-message history window, whose first message held a fact
+    conversation = tenant.conversation()
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        for i in range(30):
+            text = "Tenho dois cachorros grandes" if i == 0 else f"mensagem {i}"
+            conn.execute(
+                "insert into public.messages (organization_id, conversation_id, role, content, status, handled_at,"
+                " created_at) values (%s, %s, 'lead', %s, 'read', now(), now() - make_interval(mins => 60 - %s))",
+                (tenant.org, conversation, text, i),
+            )
+    message = tenant.lead_says(conversation, "E então?")
+    from shared.turns import service
+
+    seen: list[list[dict[str, Any]]] = []
+    real_complete = service.complete
+
+    async def recording_complete(alias: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        seen.append(messages)
+        return await real_complete(alias, messages, **kwargs)
+
+    monkeypatch.setattr(service, "complete", recording_complete)
+    # when the worker runs the turn
+    worker(sqs_event((conversation, message)))
+    # then the model sees the last 20 messages, and the early fact through the summary in its system prompt
+    [messages] = seen
+    assert len(messages) == 1 + 20
+    assert "Tenho dois cachorros grandes" not in [m["content"] for m in messages[1:]]
+    assert "Earlier, the lead said: Tenho dois cachorros grandes" in messages[0]["content"]

@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible provider on loopback, misbehaving on demand, for the gateway's failure paths.
+"""Integration tier: a fake OpenAI-compatible provider on loopback, misbehaving on demand (gateway and worker failures).
 
 The behaviour is chosen by the path, ``/<mode>/v1/chat/completions``, so one server serves
 every test at once: ``ok``, ``malformed`` (a tool call with broken JSON), ``429``, ``500``,

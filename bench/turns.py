@@ -1,0 +1,178 @@
+"""``python -m bench.turns``: the turn worker's overhead, and what one turn costs in round trips.
+
+One queued lead message to a stored reply, through the worker's Lambda handler (Powertools
+batch processing, ``app.begin_turn``, the LiteLLM Router with the local zero-latency model,
+``app.finish_turn``), against a floor measured in the same process: one
+``litellm.acompletion(mock_response=...)``. Round trips are counted at the client libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+AGENT_CONFIG = {
+    "persona": "Bench SDR",
+    "goal": "qualify",
+    "model": "fast",
+    "qualification_fields": [
+        {"name": "name", "type": "text", "required": True, "description": "Nome"},
+        {"name": "email", "type": "email", "required": True, "description": "E-mail"},
+    ],
+}
+COUNTS: Counter[str] = Counter()
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+@contextmanager
+def counted_round_trips() -> Iterator[None]:
+    """Count database statements sent (each ``execute`` is one round trip) and Redis commands."""
+    from upstash_redis.http import AsyncHttpClient
+
+    original_db, original_redis = psycopg.AsyncCursor.execute, AsyncHttpClient.execute
+
+    async def db_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        COUNTS["db"] += 1
+        return await original_db(self, *args, **kwargs)
+
+    async def redis_execute(self: Any, url: str, headers: Any, command: Any, from_pipeline: bool = False) -> Any:
+        COUNTS["redis"] += len(command) if from_pipeline else 1
+        return await original_redis(self, url, headers, command, from_pipeline)
+
+    psycopg.AsyncCursor.execute = db_execute  # type: ignore[method-assign]
+    AsyncHttpClient.execute = redis_execute  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        psycopg.AsyncCursor.execute = original_db  # type: ignore[method-assign]
+        AsyncHttpClient.execute = original_redis  # type: ignore[method-assign]
+
+
+def _tenant(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
+    org, agent = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("insert into public.organizations (id, name, slug) values (%s, 'Bench', %s)", (org, org.hex))
+        conn.execute("insert into public.agents (id, organization_id, name) values (%s, %s, 'B')", (agent, org))
+        conn.execute(
+            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
+            (org, agent, json.dumps(AGENT_CONFIG)),
+        )
+        conn.execute("insert into public.budgets (organization_id, monthly_limit_usd) values (%s, 1000000)", (org,))
+    return org, agent
+
+
+def _queued_messages(database_url: str, org: uuid.UUID, agent: uuid.UUID, n: int) -> list[dict[str, Any]]:
+    """``n`` conversations, each with one queued lead message, as SQS events for the worker."""
+    events = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for _ in range(n):
+            lead = conn.execute("insert into public.leads (organization_id) values (%s) returning id", (org,))
+            lead_id = lead.fetchone()[0]  # type: ignore[index]
+            conv = conn.execute(
+                "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel)"
+                " values (%s, %s, 1, %s, 'api') returning id",
+                (org, agent, lead_id),
+            ).fetchone()[0]  # type: ignore[index]
+            msg = conn.execute(
+                "insert into public.messages (organization_id, conversation_id, role, content, status)"
+                " values (%s, %s, 'lead', 'Oi, meu nome é Ana', 'queued') returning id",
+                (org, conv),
+            ).fetchone()[0]  # type: ignore[index]
+            events.append(_sqs_event(str(conv), str(msg)))
+    return events
+
+
+def _sqs_event(conversation: str, message: str) -> dict[str, Any]:
+    attributes = {"MessageGroupId": conversation, "MessageDeduplicationId": message, "ApproximateReceiveCount": "1"}
+    record = {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "bench",
+        "body": json.dumps({"type": "turn", "message_id": message}),
+        "attributes": {**attributes, "SentTimestamp": "0", "SequenceNumber": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:turns.fifo",
+        "awsRegion": "us-east-1",
+    }
+    return {"Records": [record]}
+
+
+def _time(call: Callable[[], Any], n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def measure(database_url: str, n: int) -> dict[str, Any]:
+    """Floor and worker samples, and round trips per turn, in this process."""
+    import litellm
+
+    from functions.workers.turn_worker import handler as worker
+    from local_runtime.lambda_context import LocalLambdaContext
+    from shared.runtime import run
+
+    org, agent = _tenant(database_url)
+    messages = [{"role": "user", "content": "Oi, meu nome é Ana"}]
+    floor = _time(lambda: run(litellm.acompletion(model="gpt-4o-mini", messages=messages, mock_response="ok")), n)
+    events = iter(_queued_messages(database_url, org, agent, n + 20))
+    context = LocalLambdaContext("turnWorker")
+    for _ in range(20):  # warm the container: connection, Router, prices
+        worker.handler(next(events), context)
+    COUNTS.clear()
+    with counted_round_trips():
+        samples = _time(lambda: worker.handler(next(events), context), n)
+    replies = n  # every event above is one lead message in its own conversation
+    return {"floor": floor, "turn": samples, "db": COUNTS["db"] / replies, "redis": COUNTS["redis"] / replies}
+
+
+def table(result: dict[str, Any]) -> str:
+    """The figures as markdown rows."""
+    floor_p50, turn_p50 = _pct(result["floor"], 0.5), _pct(result["turn"], 0.5)
+    return "\n".join(
+        [
+            "| measure | p50 ms | p99 ms | target |",
+            "|---|---|---|---|",
+            f"| floor: litellm.acompletion(mock_response) | {floor_p50:.2f} | {_pct(result['floor'], 0.99):.2f} | |",
+            f"| worker turn: queued message to stored reply | {turn_p50:.2f} | {_pct(result['turn'], 0.99):.2f}"
+            f" | p50 <= floor + 5 ms (overhead {turn_p50 - floor_p50:+.2f} ms) |",
+            f"| database round trips per turn | {result['db']:.1f} | | <= 4 |",
+            f"| Redis commands per turn | {result['redis']:.1f} | | <= 6 |",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.turns")
+    parser.add_argument("--turns", type=int, default=300)
+    args = parser.parse_args()
+    from local_runtime.cli import services
+
+    with tempfile.TemporaryDirectory(prefix="ca-bench-") as tmp, services(Path(tmp), port=0) as runtime:
+        os.environ.update({**runtime.environment(), "POWERTOOLS_LOG_LEVEL": "WARNING", "APP_ENV": "test"})
+        result = measure(runtime.database_url, args.turns)
+    print(table(result))
+    print(f"\n(turns: {args.turns}; worker p50 spread {statistics.pstdev(result['turn']) * 1000:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
