@@ -135,7 +135,7 @@ def measure(database_url: str, n: int) -> dict[str, Any]:
     messages = [{"role": "user", "content": "Oi, meu nome é Ana"}]
     floor = _time(lambda: run(litellm.acompletion(model="gpt-4o-mini", messages=messages, mock_response="ok")), n)
     events = iter(_queued_messages(database_url, org, agent, n + 20))
-    context = LocalLambdaContext("turnWorker")
+    context: Any = LocalLambdaContext("turnWorker")
     for _ in range(20):  # warm the container: connection, Router, prices
         worker.handler(next(events), context)
     COUNTS.clear()

@@ -10,13 +10,14 @@ import secrets
 import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SUPABASE_URL = "http://127.0.0.1:54321"
 DEMO_EMAIL = "demo@example.com"
 DATABASE_NAME = "conversion_agents"
+WEBHOOK_SECRETS = ("whatsapp_verify_token", "whatsapp_app_secret", "hubspot_client_secret")
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Runtime:
     jwt_secret: str
     supabase_url: str
     port: int
+    # The inbound webhooks' secrets, random per data folder, so they can be tried locally.
+    webhook_secrets: dict[str, str] = field(default_factory=dict)
 
     @property
     def issuer(self) -> str:
@@ -48,6 +51,7 @@ class Runtime:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "ConversionAgentsLocal",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            **{name.upper(): value for name, value in self.webhook_secrets.items()},
         }
 
 
@@ -61,9 +65,12 @@ def data_dir() -> Path:
 def _dev_secrets(root: Path) -> dict[str, str]:
     """Random secrets generated on first run and kept, so tokens survive restarts."""
     path = root / "secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {"jwt_secret": secrets.token_urlsafe(48), "upstash_token": secrets.token_urlsafe(24)}
+    values: dict[str, str] = dict(json.loads(path.read_text())) if path.exists() else {}
+    wanted = ("jwt_secret", "upstash_token", *WEBHOOK_SECRETS)
+    if all(name in values for name in wanted):
+        return values
+    for name in wanted:
+        values.setdefault(name, secrets.token_urlsafe(48 if name == "jwt_secret" else 24))
     path.write_text(json.dumps(values))
     path.chmod(0o600)
     return values
@@ -99,6 +106,7 @@ def services(root: Path, port: int) -> Iterator[Runtime]:
             jwt_secret=dev["jwt_secret"],
             supabase_url=os.environ.get("SUPABASE_URL", DEFAULT_SUPABASE_URL),
             port=port,
+            webhook_secrets={name: dev[name] for name in WEBHOOK_SECRETS},
         )
         state = root / "runtime.json"
         state.write_text(json.dumps(runtime.__dict__, indent=2))
@@ -143,6 +151,7 @@ Conversion Agents is running at {url}
 export TOKEN={token}
 curl -s {url}/organizations -H "Authorization: Bearer $TOKEN"
 
+Inbound webhooks: secrets (WhatsApp verify token and app secret, HubSpot client secret) in {data_dir()}/secrets.json
 More tokens: python -m local_runtime token --email you@example.com --org "Acme"
 Stop with Ctrl-C.
 """,

@@ -21,6 +21,9 @@ _SECRET_FIELDS = (
     "supabase_jwt_secret",
     "supabase_service_role_key",
     "upstash_redis_rest_token",
+    "whatsapp_verify_token",
+    "whatsapp_app_secret",
+    "hubspot_client_secret",
 )
 # Values shipped in samples and docs (Supabase's local default included); never valid outside dev.
 _PLACEHOLDERS = (
@@ -83,6 +86,16 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(60, ge=1)
     # SQS standard queue of event deliveries (one message per event and subscriber).
     events_queue_url: str | None = None
+    # WhatsApp Cloud API: the webhook's verify token and Meta app secret (signatures), and the Graph API.
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_graph_url: str = "https://graph.facebook.com"
+    whatsapp_graph_version: str = Field("v21.0", pattern=r"^v[0-9]+\.[0-9]+$")
+    # CRMs: HubSpot's app client secret signs its webhooks (v3); base URLs are settings so tests use fakes.
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_api_url: str = "https://api.hubapi.com"
+    pipedrive_api_url: str = "https://api.pipedrive.com"
+    rdstation_api_url: str = "https://api.rd.services"
 
     @model_validator(mode="before")
     @classmethod
@@ -116,6 +129,13 @@ class Settings(BaseSettings):
         if jwt_secret is not None and len(jwt_secret.get_secret_value()) < 32:
             raise ValueError("SUPABASE_JWT_SECRET must be at least 32 characters")
         return self
+
+    @field_validator("whatsapp_graph_url")
+    @classmethod
+    def _graph_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
     @property
     def issuer(self) -> str:

@@ -19,6 +19,7 @@ from shared.conversations.models import Conversation, HumanReply, Message
 from shared.db import user_session
 from shared.errors import Conflict
 from shared.idempotency import IdempotencyKey
+from shared.whatsapp.jobs import enqueue_send
 
 OK = 200
 CREATED = 201
@@ -129,4 +130,7 @@ async def human_reply(
             raise Conflict("the conversation changed meanwhile; reload it")
         message = Message.model_validate(row)
         await idempotency.save(db, key, target.organization_id, CREATED, message)
+    if target.channel == "whatsapp":
+        # Sent by the turn worker, in the conversation's FIFO group, so it follows the turns before it.
+        await enqueue_send(conversation_id, message.id)
     return message

@@ -1,7 +1,7 @@
 """Every kind of event subscriber, keyed by kind; the dispatcher and the worker both read it.
 
-A CRM adapter (HubSpot, Pipedrive, RD Station, read from ``public.integrations``) adds one
-entry here. Imports are deferred so that ``shared.events`` does not import its deliverers.
+CRM adapters (HubSpot, Pipedrive, RD Station, read from ``public.integrations``) sit beside the
+developer webhooks. Imports are deferred so that ``shared.events`` does not import its deliverers.
 """
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ from shared.events.delivery import Deliverer
 
 def deliverers() -> dict[str, Deliverer]:
     """A deliverer per subscriber kind; build once per container."""
+    from shared.crm import hubspot, pipedrive, rdstation
+    from shared.crm.deliverer import CrmDeliverer
     from shared.webhooks.delivery import WebhookDeliverer
 
-    found: list[Deliverer] = [WebhookDeliverer()]
+    found: list[Deliverer] = [
+        WebhookDeliverer(),
+        CrmDeliverer("hubspot", hubspot.sync),
+        CrmDeliverer("pipedrive", pipedrive.sync),
+        CrmDeliverer("rdstation", rdstation.sync),
+    ]
     return {deliverer.kind: deliverer for deliverer in found}

@@ -181,7 +181,19 @@ class LocalModel(CustomLLM):
         return answer(model, messages, kwargs["optional_params"], kwargs["model_response"])
 
 
+_FREE = {
+    "input_cost_per_token": 0.0,
+    "output_cost_per_token": 0.0,
+    "cache_creation_input_token_cost": 0.0,
+    "cache_read_input_token_cost": 0.0,
+    "max_tokens": 8192,
+}
+
+
 def register() -> None:
     """Make provider ``local`` known to LiteLLM; idempotent, called when a Router is built."""
     if not any(item["provider"] == PROVIDER for item in litellm.custom_provider_map):
         litellm.custom_provider_map.append({"provider": PROVIDER, "custom_handler": LocalModel()})
+        # A cost-map entry turns LiteLLM's per-call model-info search (a miss, ~1 ms) into a dict hit;
+        # each deployment's own input/output_cost_per_token still decides the price.
+        litellm.register_model({f"{PROVIDER}/sdr": {"litellm_provider": PROVIDER, "mode": "chat", **_FREE}})

@@ -1,5 +1,5 @@
 """Logging, metrics and tracing shared by every function (Powertools)."""
 
-from shared.observability.telemetry import get_tracer, logger, metrics
+from shared.observability.telemetry import get_tracer, logger, metrics, publish_metrics
 
-__all__ = ["get_tracer", "logger", "metrics"]
+__all__ = ["get_tracer", "logger", "metrics", "publish_metrics"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -46,3 +48,20 @@ def get_tracer() -> Tracer | None:
     from aws_lambda_powertools import Tracer
 
     return Tracer(service=_SERVICE)
+
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def publish_metrics(handler: H) -> H:
+    """Flush the invocation's EMF metrics when there are any (Powertools' ``log_metrics`` warns when there are none)."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            if metrics.metric_set:
+                metrics.flush_metrics()
+
+    return wrapper  # type: ignore[return-value]

@@ -27,6 +27,7 @@ from shared.realtime import broadcast
 from shared.turns import effects, prompt
 from shared.turns.context import TurnContext
 from shared.turns.pricing import alias_pricing
+from shared.whatsapp.outbound import send_reply
 
 HISTORY_LIMIT = 20
 MAX_OUTPUT_TOKENS = 512
@@ -147,7 +148,10 @@ async def _finish(
     reply_id = result.get("reply_id")
     if result.get("status") == "taken_over":
         logger.info("a human took over during the turn; no AI reply")
-    return TurnResult(str(result.get("status", "unknown")), uuid.UUID(reply_id) if reply_id else None)
+    turn_result = TurnResult(str(result.get("status", "unknown")), uuid.UUID(reply_id) if reply_id else None)
+    if ctx.conversation.get("channel") == "whatsapp" and turn_result.reply_id:
+        await send_reply(ctx.conversation_id, turn_result.reply_id)  # stored queued; WhatsApp needs it sent
+    return turn_result
 
 
 async def _fail(ctx: TurnContext, message_id: uuid.UUID, exc: AppError) -> None:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.events.dispatch import dispatch_pending
 from shared.events.registry import deliverers
-from shared.observability import logger, metrics
+from shared.observability import logger, publish_metrics
 from shared.runtime import run
 from shared.settings import get_settings
 
@@ -20,7 +20,7 @@ DELIVERERS = deliverers()
 RESERVE_MS = 10_000
 
 
-@metrics.log_metrics  # flush the EMF metrics once per invocation
+@publish_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Lambda entry point for the EventBridge schedule."""

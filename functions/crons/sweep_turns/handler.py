@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.observability import logger, metrics
+from shared.observability import logger, publish_metrics
 from shared.runtime import run
 from shared.settings import get_settings
 from shared.turns.sweep import sweep
@@ -13,7 +13,7 @@ from shared.turns.sweep import sweep
 get_settings()
 
 
-@metrics.log_metrics  # flush the EMF metrics once per invocation
+@publish_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Lambda entry point for the EventBridge schedule."""

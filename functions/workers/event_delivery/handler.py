@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.events.registry import deliverers
 from shared.events.worker import process_record
-from shared.observability import logger, metrics
+from shared.observability import logger, publish_metrics
 from shared.settings import get_settings
 
 get_settings()
@@ -29,7 +29,7 @@ def record_handler(record: SQSRecord) -> str:
     return process_record(record, DELIVERERS)
 
 
-@metrics.log_metrics  # flush the EMF metrics once per invocation
+@publish_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point for the events queue."""

@@ -266,9 +266,8 @@ begin
         from jsonb_to_record(p_turn -> 'usage') as u(model text, alias text, tokens_in int, tokens_out int,
                                                       latency_ms int, fallback_used boolean, status text, error text);
     end if;
-    update public.conversations c set cost_usd = c.cost_usd + v_cost where c.id = v_conv.id;
-
     if v_conv.status <> 'bot' then
+        update public.conversations c set cost_usd = c.cost_usd + v_cost where c.id = v_conv.id;
         return jsonb_build_object('status', 'taken_over');
     end if;
 
@@ -283,6 +282,7 @@ begin
         on conflict (reply_to) where reply_to is not null do nothing
         returning id into v_reply;
         if v_reply is null then
+            update public.conversations c set cost_usd = c.cost_usd + v_cost where c.id = v_conv.id;
             return jsonb_build_object('status', 'duplicate');
         end if;
     end if;
@@ -327,6 +327,7 @@ begin
     end if;
 
     update public.conversations c set
+        cost_usd = c.cost_usd + v_cost,
         last_message_at = case when v_reply is null then c.last_message_at else now() end,
         status = coalesce((p_turn ->> 'conversation_status')::public.conversation_status, c.status),
         closed_at = case when p_turn ->> 'conversation_status' = 'closed' then now() else c.closed_at end

@@ -52,6 +52,15 @@ SAMPLE_BODIES: dict[str, Any] = {
     "POST /webhook-endpoints/{endpoint_id}/rotate-secret": None,
     "DELETE /webhook-endpoints/{endpoint_id}": None,
     "GET /webhook-endpoints/{endpoint_id}/deliveries": None,
+    "POST /organizations/{organization_id}/integrations": {
+        "kind": "hubspot",
+        "name": "Matrix HubSpot",
+        "external_id": "90210",
+        "credentials": {"access_token": "pat-na1-00000000-0000-0000-0000-000000000000"},
+    },
+    "GET /organizations/{organization_id}/integrations": None,
+    "PATCH /integrations/{integration_id}": {"enabled": False},
+    "DELETE /integrations/{integration_id}": None,
 }
 # Public on purpose: each checks its own credential (publishable key + Origin, or a visitor token).
 PUBLIC = {
@@ -59,6 +68,11 @@ PUBLIC = {
     "POST /widget/conversations",
     "POST /widget/conversations/{conversation_id}/messages",
     "GET /widget/conversations/{conversation_id}",
+    "GET /webhooks/whatsapp",
+    "POST /webhooks/whatsapp",
+    "POST /webhooks/hubspot",
+    "POST /webhooks/pipedrive/{integration_id}",
+    "POST /webhooks/rdstation/{integration_id}",
 }
 
 
@@ -103,7 +117,17 @@ def make_resources(database_url: str) -> Callable[[uuid.UUID], dict[str, uuid.UU
                 " values (%s, 'https://hooks.example.com/x', '{lead.qualified}') returning id",
                 org,
             )
-        return {"agent_id": agent, "conversation_id": conversation, "endpoint_id": endpoint}
+            integration = one(
+                "insert into public.integrations (organization_id, kind, name)"
+                " values (%s, 'hubspot', 'H') returning id",
+                org,
+            )
+        return {
+            "agent_id": agent,
+            "conversation_id": conversation,
+            "endpoint_id": endpoint,
+            "integration_id": integration,
+        }
 
     return _make
 

@@ -157,6 +157,19 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         " returning id",
         {**p, "viewer_id": tenant.members["viewer"]},
     )
+    r["message_status_event"] = _insert(
+        conn,
+        "insert into public.message_status_events"
+        " (organization_id, message_id, channel_message_id, status, occurred_at)"
+        " values (%(org)s, %(message)s, 'wamid.' || md5(random()::text), 'delivered', now()) returning id",
+        {**p, "message": r["message"]},
+    )
+    r["crm_link"] = _insert(
+        conn,
+        "insert into public.crm_links (organization_id, integration_id, lead_id, contact_id, deal_id)"
+        " values (%(org)s, %(integration)s, %(lead)s, '501', '901') returning id",
+        {**p, "integration": r["integration"]},
+    )
     return tenant
 
 

@@ -220,6 +220,24 @@ TABLES = [
         None,
         None,
     ),
+    TableSpec(
+        "message_status_events",
+        "id = %(message_status_event)s",
+        "(organization_id, channel_message_id, status, occurred_at) values (%(org)s, 'wamid.new', 'read', now())",
+        "status = 'failed'",
+        None,
+        None,
+        None,
+    ),
+    TableSpec(
+        "crm_links",
+        "id = %(crm_link)s",
+        "(organization_id, integration_id, lead_id) values (%(org)s, %(integration)s, %(lead)s)",
+        "deal_id = 'x'",
+        None,
+        None,
+        None,
+    ),
 ]
 IDS = [spec.table for spec in TABLES]
 RANK = {"owner": 0, "admin": 1, "editor": 2, "viewer": 3}

@@ -1,0 +1,134 @@
+"""Integration use cases; each is one transaction under the caller's claims, so RLS decides.
+
+Members read integrations; owners and admins manage them. Another tenant's integration is not
+found. Credentials go to Vault through ``app.set_integration_credentials`` and are never returned.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import LiteralString
+
+from shared.agents.pagination import decode_cursor, encode_cursor
+from shared.auth import Principal
+from shared.db import Session, user_session
+from shared.errors import AppError, Forbidden, InvalidInput, NotFound
+from shared.integrations.changes import checked_change
+from shared.integrations.kinds import secret_values
+from shared.integrations.models import CreateIntegration, Integration, IntegrationList, UpdateIntegration
+from shared.observability import metrics
+from shared.observability.context import bind_organization
+
+# One round trip: no row means the organization is not visible; one row with a null id, no integrations.
+_PAGE: LiteralString = """
+    select i.id, i.organization_id, i.kind::text as kind, i.name, i.agent_id, i.external_id, i.config, i.enabled,
+           i.secret_id is not null as has_credentials, i.created_at, i.updated_at
+    from public.organizations o
+    left join lateral (
+        select * from public.integrations x
+        where x.organization_id = o.id and (%(kind)s::public.integration_kind is null or x.kind = %(kind)s)
+          and (%(after)s::timestamptz is null or (x.created_at, x.id) < (%(after)s, %(after_id)s::uuid))
+        order by x.created_at desc, x.id desc
+        limit %(limit)s + 1
+    ) i on true
+    where o.id = %(org)s
+    order by i.created_at desc, i.id desc
+"""
+_UPDATE: LiteralString = """
+    update public.integrations i set
+        name = coalesce(%(name)s, i.name),
+        agent_id = case when %(set_agent)s then %(agent_id)s::uuid else i.agent_id end,
+        external_id = case when %(set_external)s then %(external_id)s else i.external_id end,
+        enabled = coalesce(%(enabled)s, i.enabled),
+        config = coalesce(%(config)s::jsonb, i.config)
+    where i.id = %(id)s
+    returning i.id, i.organization_id, i.kind::text as kind, i.name, i.agent_id, i.external_id, i.config, i.enabled,
+           i.secret_id is not null as has_credentials, i.created_at, i.updated_at
+"""
+
+
+async def create_integration(principal: Principal, organization_id: uuid.UUID, data: CreateIntegration) -> Integration:
+    """Connect a WhatsApp number or a CRM; its credentials go to the vault. Admins and owners."""
+    bind_organization(organization_id)
+    params = (
+        organization_id,
+        data.kind,
+        data.name,
+        data.agent_id,
+        data.external_id,
+        json.dumps(data.config.model_dump(mode="json")),
+        data.enabled,
+        json.dumps(secret_values(data.credentials)),
+    )
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "select public.create_integration(%s, %s::public.integration_kind, %s, %s, %s, %s::jsonb, %s, %s)"
+            " as integration",
+            params,
+        )
+    if row is None:
+        raise AppError("integration was not created")
+    metrics.add_metric(name="IntegrationCreated", unit="Count", value=1)
+    return Integration.model_validate(row["integration"])
+
+
+async def list_integrations(
+    principal: Principal, organization_id: uuid.UUID, limit: int, cursor: str | None, kind: str | None
+) -> IntegrationList:
+    """One page of the organization's integrations, newest first; every member may list them."""
+    bind_organization(organization_id)
+    after, after_id = decode_cursor(cursor) if cursor else (None, None)
+    params = {"org": organization_id, "kind": kind, "after": after, "after_id": after_id, "limit": limit}
+    async with user_session(principal.claims) as db:
+        rows = await db.all(_PAGE, params)
+    if not rows:
+        raise NotFound("organization not found")
+    found = [Integration.model_validate(row) for row in rows if row["id"] is not None]
+    page, more = found[:limit], len(found) > limit
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    return IntegrationList(data=page, next_cursor=next_cursor)
+
+
+async def update_integration(principal: Principal, integration_id: uuid.UUID, data: UpdateIntegration) -> Integration:
+    """Change name, agent, external id, enabled, config (merged) or credentials (replaced)."""
+    async with user_session(principal.claims) as db:
+        current = await db.one(
+            "select i.organization_id, i.kind::text as kind, i.config from public.integrations i where i.id = %s",
+            (integration_id,),
+        )
+        if current is None:
+            raise NotFound("integration not found")
+        bind_organization(current["organization_id"])
+        change = checked_change(current["kind"], current["config"], data)
+        if data.agent_id is not None:
+            await _check_agent(db, data.agent_id, current["organization_id"])
+        if change.credentials is not None:
+            await db.one("select app.set_integration_credentials(%s, %s)", (integration_id, change.credentials))
+        row = await db.one(_UPDATE, {**change.params, "id": integration_id})
+        if row is None:
+            raise Forbidden("only owners and admins manage integrations")
+    return Integration.model_validate(row)
+
+
+async def delete_integration(principal: Principal, integration_id: uuid.UUID) -> None:
+    """Disconnect: the integration, its CRM links and its credentials in the vault go."""
+    async with user_session(principal.claims) as db:
+        row = await db.one(
+            "delete from public.integrations i where i.id = %s returning i.organization_id", (integration_id,)
+        )
+        if row is None:
+            visible = await db.one("select 1 from public.integrations i where i.id = %s", (integration_id,))
+            if visible is None:
+                raise NotFound("integration not found")
+            raise Forbidden("only owners and admins manage integrations")
+    bind_organization(row["organization_id"])
+    metrics.add_metric(name="IntegrationDeleted", unit="Count", value=1)
+
+
+async def _check_agent(db: Session, agent_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+    found = await db.one(
+        "select 1 from public.agents a where a.id = %s and a.organization_id = %s", (agent_id, organization_id)
+    )
+    if found is None:
+        raise InvalidInput.for_field("body.agent_id", "references a missing row")
