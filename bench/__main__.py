@@ -82,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--warm", type=int, default=500)
+    parser.add_argument("--functions-only", action="store_true", help="skip the worker and webhook benchmarks")
     args = parser.parse_args()
 
     from local_runtime.aws import referenced_environment, start_aws
@@ -119,7 +120,13 @@ def main() -> None:
         for case in function_cases(ids):
             rows.append((case, measure(case, env, token, args.cold_runs, args.warm)))
         aws.stop()
+    print("## HTTP functions: cold init and warm latency\n")
     print(table(rows, cold_floor, warm_floor))
+    if not args.functions_only:
+        # Each starts its own services in a fresh process, so the tables do not disturb one another.
+        for title, module in (("The turn worker", "bench.turns"), ("The WhatsApp webhook", "bench.whatsapp_webhook")):
+            print(f"\n## {title}\n", flush=True)
+            subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
 
 
 if __name__ == "__main__":

@@ -407,3 +407,16 @@ def _outsider(db: psycopg.Connection[Any]) -> uuid.UUID:
     uid = uuid.uuid4()
     db.execute("insert into auth.users (id, email) values (%s, %s)", (uid, f"out-{uid.hex[:8]}@x.test"))
     return uid
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_the_api_roles_cannot_truncate_any_table(db: psycopg.Connection[Any], role: str) -> None:
+    # given every public table / when the API roles' privileges are read
+    rows = db.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'public' and c.relkind in ('r', 'p')"
+        " and has_table_privilege(%s, c.oid, 'TRUNCATE')",
+        (role,),
+    ).fetchall()
+    # then none may TRUNCATE (which would bypass RLS)
+    assert rows == []
