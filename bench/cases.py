@@ -47,68 +47,119 @@ BODIES: dict[str, dict[str, Any]] = {
     "addMember": {"email": "bench-member@example.com", "role": "viewer"},
     "createAgent": {"name": "Bench agent", "persona": "Bench", "preset": "bant"},
     "updateAgent": {"temperature": 0.5},
-    "startConversation": {"lead": {"name": "Bench Lead"}},
+    "startConversation": {"lead": {"name": "Bench Lead"}},  # agent_id added from the seed
     "postMessage": {"content": "Oi, meu nome é Ana"},
     "humanReply": {"content": "Olá, aqui é a equipe"},
     "startWidgetConversation": {"visitor": {"name": "Visitor"}},
     "postWidgetMessage": {"content": "Oi"},
     "createWebhookEndpoint": {"url": "https://hooks.example.com/bench", "events": ["lead.qualified"]},
     "updateWebhookEndpoint": {"enabled": True},
-    "createIntegration": {"kind": "webhook", "name": "Bench"},
+    "createIntegration": {
+        "kind": "pipedrive",
+        "name": "Bench",
+        "credentials": {"api_token": "t" * 40, "webhook_username": "bench", "webhook_password": "p" * 24},
+    },
     "updateIntegration": {"enabled": True},
 }
 
 
-def seed(database_url: str, organization_id: uuid.UUID) -> dict[str, str]:
-    """One of each addressable resource in the bench organization; ids and credentials by placeholder."""
-    token = secrets.token_urlsafe(32)
-    key = f"pk_bench_{uuid.uuid4().hex}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
+# Functions that change what they touch get a resource of their own, so the others measure the
+# same request every time; a state change that cannot repeat (take over, release, close) is
+# measured on its first call's success and then on its 409.
+OWN_RESOURCES = {
+    "archiveAgent": "agent",
+    "deleteWebhookEndpoint": "endpoint",
+    "deleteIntegration": "integration",
+    "closeConversation": "conversation:bot",
+    "takeOverConversation": "conversation:bot",
+    "returnToBot": "conversation:human",
+    "humanReply": "conversation:human",
+    "postMessage": "conversation:bot",
+}
 
-        def one(sql: str, *params: Any) -> str:
-            row = conn.execute(sql, params).fetchone()
-            assert row is not None
-            return str(row[0])
 
-        org = str(organization_id)
-        agent = one(
+class _Seeder:
+    """Inserts bench resources with plain SQL (as the service path would)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], organization_id: str) -> None:
+        self.conn, self.org = conn, organization_id
+        self.publishable_key = f"pk_bench_{uuid.uuid4().hex}"
+        self.visitor_token = secrets.token_urlsafe(32)
+
+    def one(self, sql: str, *params: Any) -> str:
+        row = self.conn.execute(sql, params).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def agent(self, key: str | None = None) -> str:
+        agent = self.one(
             "insert into public.agents (organization_id, name, publishable_key, allowed_origins)"
-            " values (%s, 'Bench', %s, %s) returning id",
-            org,
+            " values (%s, 'Bench', coalesce(%s, 'pk_' || md5(random()::text)), %s) returning id",
+            self.org,
             key,
             [WIDGET_ORIGIN],
         )
-        conn.execute(
+        self.conn.execute(
             "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
-            (org, agent, json.dumps({"persona": "Bench", "model": "fast"})),
+            (self.org, agent, json.dumps({"persona": "Bench", "model": "fast"})),
         )
-        lead = one("insert into public.leads (organization_id) values (%s) returning id", org)
-        conversation = one(
+        return agent
+
+    def conversation(self, agent: str, status: str) -> str:
+        lead = self.one("insert into public.leads (organization_id) values (%s) returning id", self.org)
+        return self.one(
             "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel,"
-            " status, visitor_token_hash) values (%s, %s, 1, %s, 'web', 'human', %s) returning id",
-            org,
+            " status, visitor_token_hash) values (%s, %s, 1, %s, 'web', %s, %s) returning id",
+            self.org,
             agent,
             lead,
-            hashlib.sha256(token.encode()).digest(),
+            status,
+            hashlib.sha256(self.visitor_token.encode()).digest(),
         )
-        endpoint = one(
+
+    def endpoint(self) -> str:
+        return self.one(
             "insert into public.webhook_endpoints (organization_id, url, events)"
             " values (%s, 'https://hooks.example.com/x', '{lead.qualified}') returning id",
-            org,
+            self.org,
         )
-        integration = one(
-            "insert into public.integrations (organization_id, kind, name) values (%s, 'webhook', 'x') returning id",
-            org,
+
+    def integration(self) -> str:
+        return self.one(
+            "insert into public.integrations (organization_id, kind, name) values (%s, 'rdstation', 'x') returning id",
+            self.org,
         )
-    return {
-        "{organization_id}": org,
-        "{agent_id}": agent,
-        "{conversation_id}": conversation,
-        "{endpoint_id}": endpoint,
-        "{integration_id}": integration,
-        "publishable_key": key,
-        "visitor_token": token,
-    }
+
+
+def seed(database_url: str, organization_id: uuid.UUID) -> dict[str, dict[str, str]]:
+    """Path ids and credentials per function (``"*"``: the shared ones) in the bench organization."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        s = _Seeder(conn, str(organization_id))
+        agent = s.agent(s.publishable_key)
+        shared = {
+            "{organization_id}": s.org,
+            "{agent_id}": agent,
+            "{conversation_id}": s.conversation(agent, "bot"),
+            "{endpoint_id}": s.endpoint(),
+            "{integration_id}": s.integration(),
+            "publishable_key": s.publishable_key,
+            "visitor_token": s.visitor_token,
+        }
+        ids = {"*": shared}
+        for function, kind in OWN_RESOURCES.items():
+            name, _, status = kind.partition(":")
+            if name == "conversation":
+                ids[function] = {**shared, "{conversation_id}": s.conversation(agent, status)}
+            else:
+                ids[function] = {**shared, "{" + name + "_id}": getattr(s, name)()}
+    return ids
+
+
+def _body(function: str, ids: dict[str, str]) -> dict[str, Any] | None:
+    body = BODIES.get(function)
+    if function == "startConversation":
+        return {**(body or {}), "agent_id": ids["{agent_id}"]}
+    return body
 
 
 def _headers(function: str, ids: dict[str, str]) -> dict[str, str]:
@@ -127,20 +178,21 @@ def _path(path: str, function: str, ids: dict[str, str]) -> str:
     return path
 
 
-def function_cases(ids: dict[str, str]) -> list[Case]:
+def function_cases(seeded: dict[str, dict[str, str]]) -> list[Case]:
     """One case per HTTP function in serverless.yml (its first route), signed webhooks aside."""
     modules = {spec.name: spec.module for spec in functions()}
     cases: dict[str, Case] = {}
     for route in routes():
         if route.function in cases or route.route_key in SIGNED_WEBHOOKS:
             continue
+        ids = seeded.get(route.function, seeded["*"])
         cases[route.function] = Case(
             name=route.function,
             module=modules[route.function],
             method=route.method,
             path=_path(route.path, route.function, ids),
             route_key=route.route_key,
-            body=BODIES.get(route.function),
+            body=_body(route.function, ids),
             auth=route.authorizer is not None,
             floor="select",
             headers=_headers(route.function, ids),

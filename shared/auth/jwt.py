@@ -8,6 +8,7 @@ asymmetric one only against a JWKS key of the same algorithm, which rules out
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from shared.settings import get_settings
 
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})
 JWKS_CACHE_SECONDS = 600
+VERIFIED_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class TokenVerifier:
         jwks_url: str | None = None,
         leeway_seconds: int = 30,
     ) -> None:
+        self._verified: dict[str, tuple[float, Principal]] = {}
         self._audience = audience
         self._issuer = issuer
         self._hs_secret = hs_secret
@@ -61,7 +64,22 @@ class TokenVerifier:
         return cache is None or cache.get() is None
 
     def verify(self, token: str) -> Principal:
-        """Return the principal for a valid user token, or raise ``Unauthorized``."""
+        """Return the principal for a valid user token, or raise ``Unauthorized``.
+
+        A front end sends the same token on every request until it refreshes it, so a token
+        already verified in this container is answered from memory until its ``exp``; only
+        successes are kept, keyed by the exact token string.
+        """
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[0] + self._leeway:
+            return cached[1]
+        principal = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # oldest first: dicts keep insertion order
+        self._verified[token] = (float(principal.claims["exp"]), principal)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         alg = _alg(token)
         key = self._key_for(token, alg)
         try:

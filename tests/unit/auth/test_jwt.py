@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -504,3 +505,41 @@ def test_current_principal_fetches_the_jwks_off_the_loop_on_first_use(
     # then the user is verified and the JWKS was fetched once
     assert principal.user_id == user_id
     assert len(jwks_server.requests) == 1
+
+
+# ----------------------------------------------------------------------------- the verified-token cache
+
+
+def test_a_token_verified_once_is_answered_from_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a verifier that has verified a token once
+    verifier = _hs_verifier()
+    token = hs256_token(SECRET, uuid.uuid4())
+    first = verifier.verify(token)
+    decodes: list[str] = []
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append("decode"))
+    # when the same token comes again / then the same principal, with no second signature check
+    assert verifier.verify(token) is first
+    assert decodes == []
+
+
+def test_a_cached_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a token verified while valid, expiring in 60 s
+    verifier = _hs_verifier(leeway=0)
+    now = time.time()
+    token = hs256_token(SECRET, uuid.uuid4(), exp=int(now) + 60)
+    verifier.verify(token)
+    # when the clock (ours and PyJWT's) passes its exp / then it is checked again and refused
+    later = datetime.fromtimestamp(now + 120, tz=UTC)
+    monkeypatch.setattr(time, "time", lambda: now + 120)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", type("Clock", (), {"now": staticmethod(lambda tz=None: later)}))
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify(token)
+
+
+def test_a_forged_token_is_never_cached() -> None:
+    # given a token signed with another secret, presented twice / then refused both times
+    verifier = _hs_verifier()
+    forged = hs256_token("another-secret-0123456789abcdefghijklmnopqrstu", uuid.uuid4())
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            verifier.verify(forged)
