@@ -9,6 +9,7 @@ batch processing, ``app.begin_turn``, the LiteLLM Router with the local zero-lat
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -19,6 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +175,49 @@ def main() -> None:
         # The worker's EMF metrics are still serialised and written each turn, to /dev/null, not the table.
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             result = measure(runtime.database_url, args.turns)
+            load = budget_under_load(runtime.database_url)
     print(table(result))
+    print("\n| budget under load | budget | turns | spend | holds |\n|---|---|---|---|---|")
+    print(load)
     print(f"\n(turns: {args.turns}; worker p50 spread {statistics.pstdev(result['turn']) * 1000:.2f} ms)")
+
+
+def budget_under_load(database_url: str, concurrent: int = 50, covers: Decimal = Decimal("3.5")) -> str:
+    """``concurrent`` turns at once, each on its own loop and connection, against a budget for ~``covers``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.turns.service import run_turn
+
+    org, agent = _tenant(database_url)
+    events = _queued_messages(database_url, org, agent, concurrent + 1)
+    ids = [uuid.UUID(json.loads(e["Records"][0]["body"])["message_id"]) for e in events]
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(run_turn(ids[0]))  # one turn to learn what a reservation costs
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        reserved = conn.execute(
+            "select amount_usd from public.budget_reservations where organization_id = %s", (org,)
+        ).fetchone()[0]  # type: ignore[index]
+        limit = (reserved * covers).quantize(Decimal("0.000001"))
+        conn.execute(
+            "update public.budgets set monthly_limit_usd = %s, spent_usd = 0, reserved_usd = 0"
+            " where organization_id = %s",
+            (limit, org),
+        )
+
+    def turn(message_id: uuid.UUID) -> str:  # its own loop, so its own connection: a container of its own
+        return asyncio.new_event_loop().run_until_complete(run_turn(message_id)).status
+
+    with ThreadPoolExecutor(max_workers=concurrent) as pool:
+        statuses = list(pool.map(turn, ids[1:]))
+    with psycopg.connect(database_url) as conn:
+        spent, held = conn.execute(
+            "select spent_usd, reserved_usd from public.budgets where organization_id = %s", (org,)
+        ).fetchone()  # type: ignore[misc]
+    return (
+        f"| {concurrent} concurrent turns | budget {limit} USD (~{covers} worst-case reservations of {reserved})"
+        f" | answered {statuses.count('ok')}, refused {statuses.count('refused')} | spent {spent} USD,"
+        f" still reserved {held} | spent <= budget: {'yes' if spent <= limit else 'NO'} |"
+    )
 
 
 if __name__ == "__main__":
