@@ -30,29 +30,68 @@ _BEGIN_WITH_CONTEXT: LiteralString = (
 _SERVICE_CLAIMS = json.dumps({"role": "service_role"})
 
 
+Params = Mapping[str, Any] | tuple[Any, ...]
+
+
 class Session:
-    """A transaction in progress; each method is one round trip."""
+    """A transaction in progress; each method is one round trip.
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._conn = conn
+    The transaction opens with the first statement: ``begin``, the role and claims, and that
+    statement travel as one simple-protocol script (bound client-side), so a one-query
+    request costs two round trips (that script, then ``commit``) instead of three.
+    """
 
-    async def one(self, sql: LiteralString, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> Row | None:
+    def __init__(self, role: str, claims_json: str) -> None:
+        self._opening: tuple[str, str] | None = (role, claims_json)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    @property
+    def connection(self) -> psycopg.AsyncConnection[Any] | None:
+        """The connection the transaction runs on, once it has started."""
+        return self._conn
+
+    async def one(self, sql: LiteralString, params: Params = ()) -> Row | None:
         """The first row of ``sql``, or None."""
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(sql, params)
+        async with self._cursor(sql, params) as cur:
             return await cur.fetchone()
 
-    async def all(self, sql: LiteralString, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[Row]:
+    async def all(self, sql: LiteralString, params: Params = ()) -> list[Row]:
         """Every row of ``sql``."""
-        async with self._conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(sql, params)
+        async with self._cursor(sql, params) as cur:
             return await cur.fetchall()
 
-    async def execute(self, sql: LiteralString, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> int:
+    async def execute(self, sql: LiteralString, params: Params = ()) -> int:
         """Run ``sql`` and return how many rows it touched."""
-        async with self._conn.cursor() as cur:
-            await cur.execute(sql, params)
+        async with self._cursor(sql, params) as cur:
             return cur.rowcount
+
+    @asynccontextmanager
+    async def _cursor(self, sql: LiteralString, params: Params) -> AsyncIterator[psycopg.AsyncCursor[Row]]:
+        if self._opening is None:
+            assert self._conn is not None
+            async with self._conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(sql, params)
+                yield cur
+            return
+        for attempt in range(2):
+            self._conn = await get_connection()
+            client = psycopg.AsyncClientCursor(self._conn)
+            opening = client.mogrify(_BEGIN_WITH_CONTEXT, (*self._opening, _timeout()))
+            script = f"{opening}; {client.mogrify(sql, params)}"
+            try:
+                async with self._conn.cursor(row_factory=dict_row) as cur:
+                    await cur.execute(script.encode())
+                    self._opening = None
+                    cur.nextset()  # past BEGIN
+                    cur.nextset()  # past set_config
+                    yield cur
+                return
+            except psycopg.OperationalError as exc:
+                if self._opening is None:
+                    raise  # the transaction had started: let the caller roll back
+                discard_connection()  # a stale connection from a frozen container: reconnect once
+                if attempt == 1:
+                    raise UpstreamUnavailable("database unavailable") from exc
 
 
 @asynccontextmanager
@@ -106,35 +145,24 @@ def _timeout() -> str:
 
 @asynccontextmanager
 async def _transaction(role: str, claims_json: str) -> AsyncIterator[Session]:
-    conn = await _begin(role, claims_json)
+    session = Session(role, claims_json)
     try:
-        yield Session(conn)
+        yield session
     except BaseException as exc:
-        await _rollback(conn)
+        if session.connection is not None:
+            await _rollback(session.connection)
         if isinstance(exc, psycopg.Error):
             raise translate(exc) from exc
         raise
     else:
+        conn = session.connection
+        if conn is None:
+            return  # no statement ran: there is no transaction to commit
         try:
             await conn.execute("commit")
         except psycopg.Error as exc:
             await _rollback(conn)
             raise translate(exc) from exc
-
-
-async def _begin(role: str, claims_json: str) -> psycopg.AsyncConnection[Any]:
-    """Open a transaction as ``role`` with ``claims_json``, reconnecting once if the connection went stale."""
-    for attempt in range(2):
-        conn = await get_connection()
-        try:
-            script = psycopg.AsyncClientCursor(conn).mogrify(_BEGIN_WITH_CONTEXT, (role, claims_json, _timeout()))
-            await conn.execute(script.encode())
-            return conn
-        except psycopg.OperationalError as exc:
-            discard_connection()
-            if attempt == 1:
-                raise UpstreamUnavailable("database unavailable") from exc
-    raise AppError("unreachable")  # pragma: no cover
 
 
 async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:

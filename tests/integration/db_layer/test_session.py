@@ -140,3 +140,49 @@ def test_close_connection_then_reconnect(user: uuid.UUID) -> None:
 
     # when a request arrives / then it reconnects transparently
     assert run(uid()) == user
+
+
+def test_a_one_query_session_costs_two_round_trips(user: uuid.UUID, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a count of the statements sent to Postgres
+    sent: list[str] = []
+    original = psycopg.AsyncCursor.execute
+
+    async def counting(self: psycopg.AsyncCursor[object], query: object, *args: object, **kwargs: object) -> object:
+        sent.append(query.decode() if isinstance(query, bytes) else str(query))
+        return await original(self, query, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def one_query() -> dict[str, object] | None:
+        await get_connection()  # a warm container
+        sent.clear()
+        async with user_session(_claims(user)) as db:
+            return await db.one("select auth.uid() as uid where %s", (True,))
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", counting)
+    # when a request runs one query in its session
+    row = run(one_query())
+    # then the transaction opened with the query (begin, claims and statement together), then committed
+    assert row == {"uid": user}
+    assert len(sent) == 2
+    assert sent[0].startswith("begin;")
+    assert sent[1] == "commit"
+
+
+def test_a_session_that_runs_nothing_sends_nothing(user: uuid.UUID, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a session that decides not to query (e.g. a validation error before any statement)
+    sent: list[object] = []
+    original = psycopg.AsyncCursor.execute
+
+    async def counting(self: psycopg.AsyncCursor[object], query: object, *args: object, **kwargs: object) -> object:
+        sent.append(query)
+        return await original(self, query, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def nothing() -> None:
+        await get_connection()
+        sent.clear()
+        async with user_session(_claims(user)):
+            pass
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", counting)
+    # when it ends / then no round trip was spent on it
+    run(nothing())
+    assert sent == []

@@ -103,7 +103,11 @@ def test_each_kind_is_created_with_its_own_shape(
             "kind": "pipedrive",
             "name": "Pipedrive",
             "config": {"company_domain": "acme", "pipeline_id": 1, "qualified_stage_id": 2},
-            "credentials": {"api_token": "p" * 40, "webhook_username": "ca", "webhook_password": "w" * 16},
+            "credentials": {
+                "api_token": "p" * 40,
+                "webhook_username": "conversion-agents-hooks",
+                "webhook_password": "w" * 16,
+            },
         },
         {
             "kind": "rdstation",
