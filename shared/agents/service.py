@@ -6,9 +6,9 @@ import json
 import uuid
 from typing import Any, LiteralString
 
+from shared import pagination
 from shared.agents.config import CONFIG_KEYS
 from shared.agents.models import Agent, AgentList, CreateAgent, UpdateAgent
-from shared.agents.pagination import decode_cursor, encode_cursor
 from shared.agents.presets import apply_preset
 from shared.agents.rules import build_config
 from shared.agents.versions import expected_version
@@ -35,7 +35,7 @@ _PAGE: LiteralString = """
     left join lateral (
         select * from public.agents x
         where x.organization_id = o.id and (%(archived)s or x.status = 'active')
-          and (%(after)s::timestamptz is null or (x.created_at, x.id) < (%(after)s, %(after_id)s::uuid))
+          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
         order by x.created_at desc, x.id desc
         limit %(limit)s + 1
     ) a on true
@@ -68,15 +68,18 @@ async def list_agents(
 ) -> AgentList:
     """One page of the organization's agents, newest first; archived ones only when asked for."""
     bind_organization(organization_id)
-    after, after_id = decode_cursor(cursor) if cursor else (None, None)
-    params = {"org": organization_id, "archived": include_archived, "after": after, "after_id": after_id}
+    params = {
+        "org": organization_id,
+        "archived": include_archived,
+        **pagination.bounds(pagination.decode(cursor, "query.cursor")),
+    }
     async with user_session(principal.claims) as db:
         rows = await db.all(_PAGE, {**params, "limit": limit})
     if not rows:
         raise NotFound("organization not found")
     agents = [Agent.model_validate(row) for row in rows if row["id"] is not None]
     page, more = agents[:limit], len(agents) > limit
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    next_cursor = pagination.encode(page[-1].created_at, page[-1].id) if more else None
     return AgentList(data=page, next_cursor=next_cursor)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared import idempotency, ratelimit
+from shared import idempotency, pagination, ratelimit
 from shared.auth import Principal
-from shared.conversations import creation, pagination
+from shared.conversations import creation
 from shared.conversations.access import conversation_from
 from shared.conversations.messages import StoredMessage, dispatch
 from shared.conversations.models import (

@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared import idempotency
-from shared.conversations import creation, pagination
+from shared import idempotency, pagination
+from shared.conversations import creation
 from shared.conversations.messages import ACCEPTED, StoredMessage, dispatch, store_lead_message
 from shared.conversations.models import ConversationStatus, LeadContact, MessageAccepted, PostMessage
 from shared.conversations.widget_auth import WidgetClient, new_token, token_hash, token_matches

@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import LiteralString
 
-from shared.agents.pagination import decode_cursor, encode_cursor
+from shared import pagination
 from shared.auth import Principal
 from shared.db import Session, user_session
 from shared.errors import AppError, Forbidden, InvalidInput, NotFound
@@ -28,7 +28,7 @@ _PAGE: LiteralString = """
     left join lateral (
         select * from public.integrations x
         where x.organization_id = o.id and (%(kind)s::public.integration_kind is null or x.kind = %(kind)s)
-          and (%(after)s::timestamptz is null or (x.created_at, x.id) < (%(after)s, %(after_id)s::uuid))
+          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
         order by x.created_at desc, x.id desc
         limit %(limit)s + 1
     ) i on true
@@ -78,15 +78,19 @@ async def list_integrations(
 ) -> IntegrationList:
     """One page of the organization's integrations, newest first; every member may list them."""
     bind_organization(organization_id)
-    after, after_id = decode_cursor(cursor) if cursor else (None, None)
-    params = {"org": organization_id, "kind": kind, "after": after, "after_id": after_id, "limit": limit}
+    params = {
+        "org": organization_id,
+        "kind": kind,
+        **pagination.bounds(pagination.decode(cursor, "query.cursor")),
+        "limit": limit,
+    }
     async with user_session(principal.claims) as db:
         rows = await db.all(_PAGE, params)
     if not rows:
         raise NotFound("organization not found")
     found = [Integration.model_validate(row) for row in rows if row["id"] is not None]
     page, more = found[:limit], len(found) > limit
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    next_cursor = pagination.encode(page[-1].created_at, page[-1].id) if more else None
     return IntegrationList(data=page, next_cursor=next_cursor)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, LiteralString
 
-from shared.agents.pagination import decode_cursor, encode_cursor
+from shared import pagination
 from shared.auth import Principal
 from shared.db import Session, user_session
 from shared.errors import AppError, Forbidden, NotFound
@@ -57,7 +57,7 @@ _DELIVERIES: LiteralString = """
     left join lateral (
         select * from public.webhook_deliveries x
         where x.endpoint_id = e.id
-          and (%(after)s::timestamptz is null or (x.created_at, x.id) < (%(after)s, %(after_id)s::uuid))
+          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
         order by x.created_at desc, x.id desc
         limit %(limit)s + 1
     ) d on true
@@ -134,8 +134,7 @@ async def list_deliveries(
     principal: Principal, endpoint_id: uuid.UUID, limit: int, cursor: str | None
 ) -> WebhookDeliveryList:
     """One page of the endpoint's delivery attempts, newest first; every member may read it."""
-    after, after_id = decode_cursor(cursor) if cursor else (None, None)
-    params = {"endpoint": endpoint_id, "after": after, "after_id": after_id, "limit": limit}
+    params = {"endpoint": endpoint_id, **pagination.bounds(pagination.decode(cursor, "query.cursor")), "limit": limit}
     async with user_session(principal.claims) as db:
         rows = await db.all(_DELIVERIES, params)
     if not rows:
@@ -143,7 +142,7 @@ async def list_deliveries(
     bind_organization(rows[0]["organization_id"])
     attempts = [row for row in rows if row["id"] is not None]
     page, more = attempts[:limit], len(attempts) > limit
-    next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None
+    next_cursor = pagination.encode(page[-1]["created_at"], page[-1]["id"]) if more else None
     return WebhookDeliveryList(data=[_delivery(row) for row in page], next_cursor=next_cursor)
 
 

@@ -8,9 +8,9 @@ from mangum import Mangum
 
 from shared.conversations import service
 from shared.conversations.models import ConversationDetail
-from shared.conversations.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.http import CurrentUser, create_app
 from shared.http.openapi import problems
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 app = create_app("get-conversation")
 

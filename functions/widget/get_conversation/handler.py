@@ -8,11 +8,11 @@ from mangum import Mangum
 
 from shared import ratelimit
 from shared.conversations import widget
-from shared.conversations.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.conversations.widget_auth import VisitorToken
 from shared.conversations.widget_models import WidgetConversation
 from shared.http import create_app
 from shared.http.openapi import problems
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 app = create_app("get-widget-conversation")
 

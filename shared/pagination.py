@@ -1,4 +1,4 @@
-"""Opaque cursors over ``(created_at, id)``, an order no later write can shuffle."""
+"""Opaque keyset cursors over ``(created_at, id)``, an order no later write can shuffle; every list uses them."""
 
 from __future__ import annotations
 

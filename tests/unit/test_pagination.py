@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.conversations import pagination
+from shared import pagination
 from shared.errors import InvalidInput
 
 WHEN = datetime(2026, 11, 25, 12, 30, 1, 123456, tzinfo=UTC)
