@@ -125,6 +125,27 @@ language sql stable set search_path = '' as $$
         or (select auth.role()) = 'service_role'
 $$;
 
+-- The check every admin-only security-definer function makes on a row of an organization: the service
+-- path may; a non-member gets "not found" (the row's existence is not revealed); a member below admin
+-- gets "forbidden". p_what names the row in the messages.
+create function app.require_admin(p_organization_id uuid, p_what text) returns void
+language plpgsql stable set search_path = '' as $$
+begin
+    if p_organization_id is null then
+        raise exception '% not found', p_what using errcode = 'P0002';
+    end if;
+    if (select app.is_service_path()) then
+        return;
+    end if;
+    if p_organization_id not in (select app.my_org_ids()) then
+        raise exception '% not found', p_what using errcode = 'P0002';
+    end if;
+    if p_organization_id not in (select app.my_org_ids_with_role('admin')) then
+        raise exception 'only owners and admins manage %s', p_what using errcode = '42501';
+    end if;
+end
+$$;
+
 -- Record an event in the caller's transaction. The service path emits for any organization;
 -- a user (a request under RLS) only for an organization where they are an editor or above.
 create function app.emit_event(p_organization_id uuid, p_type text, p_payload jsonb default '{}'::jsonb)
@@ -175,15 +196,9 @@ declare
     v_secret text := 'whsec_' || replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '');
     v_secret_id uuid;
     v_keep_current boolean;
-    v_service boolean := (select app.is_service_path());
 begin
     select * into v_endpoint from public.webhook_endpoints e where e.id = p_endpoint_id for update;
-    if v_endpoint.id is null or not (v_service or v_endpoint.organization_id in (select app.my_org_ids())) then
-        raise exception 'webhook endpoint not found' using errcode = 'P0002';
-    end if;
-    if not (v_service or v_endpoint.organization_id in (select app.my_org_ids_with_role('admin'))) then
-        raise exception 'only owners and admins manage webhook endpoints' using errcode = '42501';
-    end if;
+    perform app.require_admin(v_endpoint.organization_id, 'webhook endpoint');
     v_secret_id := vault.create_secret(
         v_secret, format('webhook_endpoint:%s:%s', v_endpoint.id, gen_random_uuid()), 'Webhook signing secret'
     );

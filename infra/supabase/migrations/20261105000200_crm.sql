@@ -68,15 +68,9 @@ create function app.set_integration_credentials(p_integration_id uuid, p_credent
 language plpgsql security definer set search_path = '' as $$
 declare
     v_integration public.integrations;
-    v_service boolean := (select app.is_service_path());
 begin
     select * into v_integration from public.integrations i where i.id = p_integration_id for update;
-    if v_integration.id is null or not (v_service or v_integration.organization_id in (select app.my_org_ids())) then
-        raise exception 'integration not found' using errcode = 'P0002';
-    end if;
-    if not (v_service or v_integration.organization_id in (select app.my_org_ids_with_role('admin'))) then
-        raise exception 'only owners and admins manage integrations' using errcode = '42501';
-    end if;
+    perform app.require_admin(v_integration.organization_id, 'integration');
     if p_credentials is null or jsonb_typeof(p_credentials::jsonb) <> 'object' then
         raise exception 'credentials must be a JSON object' using errcode = '22023', column = 'credentials';
     end if;
