@@ -52,6 +52,14 @@ class MalformedRequest(AppError):
     title = "Malformed request"
 
 
+class PayloadTooLarge(AppError):
+    """The body is larger than the limit for it."""
+
+    status = 413
+    code = "payload-too-large"
+    title = "Payload too large"
+
+
 class Unauthorized(AppError):
     """No valid credentials were presented."""
 

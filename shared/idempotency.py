@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
+from shared import json_body
 from shared.db import Session
 from shared.errors import AppError, Conflict, IdempotentReplay, InvalidInput
 
@@ -54,8 +55,8 @@ IdempotencyKeyHeader = Annotated[IdempotencyKey | None, Depends(idempotency_key)
 def request_hash(method: str, path: str, body: bytes) -> str:
     """SHA-256 of the method, path and body (JSON compared by value, not by spacing or key order)."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+        canonical = json.dumps(json_body.parse(body), sort_keys=True, separators=(",", ":")).encode()
+    except AppError:  # not JSON (or past the limits): hashed as bytes; the route answers the 4xx
         canonical = body
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shared.http import problems
-from shared.http.middleware import InvocationMiddleware
+from shared.http.middleware import BodyLimitMiddleware, InvocationMiddleware
 from shared.settings import get_settings
 
 API_VERSION = "0.1.0"
 
 
 def create_app(title: str) -> FastAPI:
-    """An app with settings validated, problem+json errors and per-invocation log context.
+    """An app with settings validated, problem+json errors, body limits and per-invocation log context.
 
     The function adds only its own routes. Docs are served by the local gateway,
     which merges every function's schema; a deployed function exposes none.
@@ -20,5 +20,6 @@ def create_app(title: str) -> FastAPI:
     get_settings()  # fail the cold start, not the first request, on bad configuration
     app = FastAPI(title=title, version=API_VERSION, docs_url=None, redoc_url=None, openapi_url=None)
     problems.install(app)
-    app.add_middleware(InvocationMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(InvocationMiddleware)  # added last, so outermost
     return app

@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: log context per invocation, request id header, last-resort 500."""
+"""Pure-ASGI middleware: log context per invocation, request id header, last-resort 500, body limits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http.problems import internal_error
+from shared import json_body
+from shared.errors import AppError
+from shared.http.problems import from_app_error, internal_error
 from shared.observability import logger, metrics
 from shared.observability.context import begin_invocation
 
@@ -57,3 +59,47 @@ def _log_completion(scope: Scope, status: int, started: float) -> None:
         logger.warning("request rejected", extra=fields)
     else:
         logger.debug("request completed", extra=fields)
+
+
+class BodyLimitMiddleware:
+    """Reads the body once and refuses it (413, or 400 past the nesting limit) before FastAPI parses it.
+
+    FastAPI's own JSON parsing (``json.loads``) recurses per nesting level; checking first keeps a
+    hostile body from reaching it, the idempotency hash or any route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= json_body.MAX_BYTES:
+                chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks) if size <= json_body.MAX_BYTES else b"x" * (json_body.MAX_BYTES + 1)
+        try:
+            json_body.check(body)
+        except AppError as exc:
+            await from_app_error(exc)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)

@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 
+from shared import public_urls
 from shared.clients.http import get_http
 from shared.events.ids import delivery_public_id, event_public_id
 from shared.webhooks.signing import DELIVERY_ID_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, sign
+from shared.webhooks.urls import may_call_loopback
 
 USER_AGENT = "conversion-agents-webhooks/1"
 EXCERPT_CHARS = 1024
@@ -77,15 +79,22 @@ async def post(target: Target, delivery_id: uuid.UUID) -> Response:
     started = time.perf_counter()
     client = await get_http()
     try:
-        async with client.stream(
+        response = await public_urls.send(
+            client,
             "POST",
             target.url,
+            allow_loopback=may_call_loopback(),
             content=body,
             headers=headers(target, body, delivery_id, int(time.time())),
             timeout=TIMEOUT,
-            follow_redirects=False,
-        ) as response:
+        )
+        try:
             excerpt = await _excerpt(response)
+        finally:
+            await response.aclose()
+    except public_urls.NotPublic:
+        # Checked at every attempt: a name may have been re-pointed since the endpoint was saved.
+        return Response(ok=False, duration_ms=_since(started), error="refused: the host is not public")
     except httpx.TimeoutException:
         return Response(ok=False, duration_ms=_since(started), error="timed out")
     except httpx.HTTPError as exc:

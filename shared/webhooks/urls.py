@@ -1,20 +1,19 @@
 """Which URLs an endpoint may have: public HTTPS; plain HTTP to loopback only on a laptop or in tests.
 
-Refusing private, loopback and link-local addresses outside dev/test keeps a tenant from pointing
-our workers at the network they run in. (Names that resolve to such addresses are not caught
-here; that needs a check at connect time.)
+Refusing internal hosts (``shared.public_urls``, every spelling of an address included) outside
+dev/test keeps a tenant from pointing our workers at the network they run in. Names are resolved
+and checked again at every delivery, and the connection is pinned to the address that passed.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
+from shared.public_urls import NotPublic, check_host
 from shared.settings import get_settings
 
 MAX_LENGTH = 2048
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 
 
 def check_webhook_url(value: str) -> str:
@@ -34,17 +33,17 @@ def check_webhook_url(value: str) -> str:
         parts.port  # noqa: B018  (raises on an invalid port)
     except ValueError as exc:
         raise ValueError("has an invalid port") from exc
-    local = get_settings().app_env in ("dev", "test")
+    local = may_call_loopback()
     if parts.scheme == "http" and not (local and host in _LOOPBACK_NAMES):
         raise ValueError("must use https")
-    if not local and _is_internal(host):
-        raise ValueError("must point at a public host")
+    if not local:
+        try:
+            check_host(host)
+        except NotPublic as exc:
+            raise ValueError(str(exc)) from None
     return url
 
 
-def _is_internal(host: str) -> bool:
-    try:
-        return not ipaddress.ip_address(host).is_global
-    except ValueError:
-        # A single-label name ("db", "metadata") only resolves inside some private network.
-        return host in _LOOPBACK_NAMES or host.endswith(_INTERNAL_SUFFIXES) or "." not in host
+def may_call_loopback() -> bool:
+    """Loopback receivers are for a laptop and tests only."""
+    return get_settings().app_env in ("dev", "test")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared import json_body
 from shared.errors import MalformedRequest
 
 OBJECT = "whatsapp_business_account"
@@ -167,6 +168,7 @@ class Delivery(Part):
 
 def parse(body: bytes) -> Delivery:
     """The delivery in ``body``; 400 when it is not JSON or not shaped like one."""
+    json_body.check(body)
     try:
         return Delivery.model_validate_json(body)
     except ValidationError as exc:

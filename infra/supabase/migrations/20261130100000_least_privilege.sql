@@ -50,7 +50,7 @@ grant update (status, handled_at) on public.messages to authenticated;
 grant delete on public.messages to authenticated;
 
 -- lead_events: insert columns stay for the API's own lifecycle events, guarded below.
-grant insert (organization_id, lead_id, conversation_id, type, actor, data) on public.lead_events to authenticated;
+grant insert (organization_id, lead_id, conversation_id, type, to_stage, actor, data) on public.lead_events to authenticated;
 
 -- integrations and webhook endpoints: plain columns only; secrets move through functions.
 grant insert (organization_id, kind, name, agent_id, external_id, config, enabled, created_by)

@@ -18,8 +18,8 @@ from typing import Any, Literal, LiteralString
 
 from pydantic import BaseModel
 
+from shared import json_body
 from shared.db import service_session
-from shared.errors import MalformedRequest
 from shared.observability.context import bind_organization
 from shared.secrets_store import read_secrets
 
@@ -109,11 +109,8 @@ def same_secret(presented: str | None, expected: str | None) -> bool:
 
 
 def parse_json(body: bytes) -> Any:
-    """The body as JSON, or 400."""
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise MalformedRequest("body is not valid JSON") from exc
+    """The body as JSON within the limits of ``shared.json_body``, or 400."""
+    return json_body.parse(body)
 
 
 def amount(value: Any) -> Decimal | None:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 import respx
 
+from shared import public_urls
 from shared.webhooks.sender import Target, post
 from shared.webhooks.signing import verify
 from tests.support.aio import run
 
 URL = "https://hooks.example.com/ca?token=s3cr3t"
+PUBLIC_IP = "93.184.216.34"
+# The request goes to the address the guard checked; Host and SNI keep the name.
+PINNED = f"https://{PUBLIC_IP}/ca?token=s3cr3t"
 SECRETS = ["whsec_new0000000000000000000000000000", "whsec_old0000000000000000000000000000"]
 
 
@@ -34,14 +38,21 @@ def target() -> Target:
 
 
 @pytest.fixture
-def receiver() -> Iterator[respx.MockRouter]:
+def receiver(monkeypatch: pytest.MonkeyPatch, app_env_is: Callable[[str], None]) -> Iterator[respx.MockRouter]:
+    app_env_is("prod")
+
+    async def resolve(host: str, port: int) -> list[str]:
+        assert host == "hooks.example.com"
+        return [PUBLIC_IP]
+
+    monkeypatch.setattr(public_urls, "resolver", resolve)  # no DNS query leaves the test
     with respx.mock(assert_all_called=False) as router:
         yield router
 
 
 def test_the_post_carries_the_event_signed_with_every_active_secret(target: Target, receiver: respx.MockRouter) -> None:
     # given a receiver that accepts
-    route = receiver.post(URL).mock(return_value=httpx.Response(204))
+    route = receiver.post(PINNED).mock(return_value=httpx.Response(204))
     delivery_id = uuid.uuid4()
     # when the event is posted
     response = run(post(target, delivery_id))
@@ -59,6 +70,8 @@ def test_the_post_carries_the_event_signed_with_every_active_secret(target: Targ
     assert request.headers["ca-event-id"] == body["id"]
     assert request.headers["ca-delivery-id"] == f"dlv_{delivery_id.hex}"
     assert request.headers["ca-event-type"] == "lead.qualified"
+    assert request.headers["host"] == "hooks.example.com"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
     assert "João".encode() in request.content
     # and each secret verifies the raw bytes on its own
     for secret in SECRETS:
@@ -67,7 +80,7 @@ def test_the_post_carries_the_event_signed_with_every_active_secret(target: Targ
 
 def test_a_refusal_keeps_only_the_first_kilobyte_of_the_answer(target: Target, receiver: respx.MockRouter) -> None:
     # given a receiver answering 500 with a long body
-    receiver.post(URL).mock(return_value=httpx.Response(500, content=b"x" * 5000))
+    receiver.post(PINNED).mock(return_value=httpx.Response(500, content=b"x" * 5000))
     # when the event is posted / then it failed, with the status and a 1 KB excerpt
     response = run(post(target, uuid.uuid4()))
     assert not response.ok
@@ -76,7 +89,7 @@ def test_a_refusal_keeps_only_the_first_kilobyte_of_the_answer(target: Target, r
 
 
 def test_a_redirect_is_not_followed(target: Target, receiver: respx.MockRouter) -> None:
-    receiver.post(URL).mock(return_value=httpx.Response(301, headers={"location": "https://elsewhere.example/"}))
+    receiver.post(PINNED).mock(return_value=httpx.Response(301, headers={"location": "https://elsewhere.example/"}))
     response = run(post(target, uuid.uuid4()))
     assert not response.ok
     assert response.status == 301
@@ -90,7 +103,7 @@ def test_network_failures_are_returned_without_the_url(
     target: Target, receiver: respx.MockRouter, error: Exception, expected: str
 ) -> None:
     # given an unreachable receiver whose URL embeds a token
-    receiver.post(URL).mock(side_effect=error)
+    receiver.post(PINNED).mock(side_effect=error)
     # when the event is posted / then the failure is reported, and its text never repeats the URL
     response = run(post(target, uuid.uuid4()))
     assert not response.ok

@@ -1,0 +1,52 @@
+"""The one way a request or webhook body becomes JSON: with size and nesting limits, never a 500.
+
+``json.loads`` recurses once per nesting level, so a 5,000-level body raises ``RecursionError``;
+``check`` counts the depth with a flat scan first. Numbers that are not finite (``1e999``,
+``NaN``) and integers beyond Python's digit limit are refused too: Postgres' jsonb rejects
+the first, and the second raises deep inside a handler.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from shared.errors import MalformedRequest, PayloadTooLarge
+
+MAX_BYTES = 1_048_576  # API Gateway allows 10 MB; nothing we accept comes near 1 MiB
+MAX_DEPTH = 32
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def check(body: bytes, *, field: str = "body", max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> None:
+    """Raise 413 when ``body`` is longer than ``max_bytes``, 400 when it nests deeper than ``max_depth``."""
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"{field} is larger than {max_bytes} bytes")
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub(b'""', body)):
+        depth += 1 if match.group() in (b"[", b"{") else -1
+        if depth > max_depth:
+            raise MalformedRequest(f"{field} nests deeper than {max_depth} levels")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse(body: bytes | str, *, field: str = "body") -> Any:
+    """``body`` as JSON within the limits; 400 (naming ``field``) when it is not, 413 when too large."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    check(raw, field=field)
+    try:
+        return json.loads(raw, parse_float=_finite, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MalformedRequest(f"{field} is not valid JSON") from exc
