@@ -82,28 +82,53 @@ drop policy "editors delete chunks" on public.knowledge_chunks;
 -- A lead event from a user's request records a change that same transaction made: lead.created
 -- for a lead it inserted, conversation.* for a conversation it inserted or moved into the matching
 -- status. Anything else (lead.qualified, handoff.requested, a replayed conversation.closed) would
--- reach webhooks and CRMs with no rule applied, so only the service path writes it.
-create function app.guard_user_lead_event() returns trigger
-language plpgsql security definer set search_path = '' as $$
+-- reach webhooks and CRMs with no rule applied, so only the service path writes it. BEFORE triggers
+-- note each change in a transaction-local setting as its row is written (so a later CTE of the same
+-- statement sees it; a rolled-back savepoint undoes it with the row).
+create function app.note_user_change() returns trigger
+language plpgsql set search_path = '' as $$
 declare
-    v_ok boolean;
+    v_note text;
 begin
     if (select app.is_service_path()) then
         return new;
     end if;
-    if new.type = 'lead.created' then
-        select l.xmin = pg_current_xact_id()::xid into v_ok
-        from public.leads l where l.id = new.lead_id and l.organization_id = new.organization_id;
-    elsif new.type in ('conversation.started', 'conversation.taken_over', 'conversation.released', 'conversation.closed') then
-        select c.xmin = pg_current_xact_id()::xid and c.lead_id = new.lead_id
-               and c.status::text = case new.type when 'conversation.taken_over' then 'human'
-                                                  when 'conversation.released' then 'bot'
-                                                  when 'conversation.closed' then 'closed'
-                                                  else c.status::text end
-          into v_ok
-        from public.conversations c where c.id = new.conversation_id and c.organization_id = new.organization_id;
+    if tg_table_name = 'leads' then
+        v_note := new.id::text || ':new';
+    else
+        v_note := new.id::text || ':' || case when tg_op = 'INSERT' then 'new' else new.status::text end
+            || ':' || new.lead_id::text;
     end if;
-    if not coalesce(v_ok, false) then
+    perform set_config('app.user_changes', coalesce(current_setting('app.user_changes', true), '') || ' ' || v_note, true);
+    return new;
+end
+$$;
+revoke all on function app.note_user_change() from public;
+grant execute on function app.note_user_change() to authenticated, service_role;
+create trigger leads_note_user_change before insert on public.leads
+    for each row execute function app.note_user_change();
+create trigger conversations_note_user_insert before insert on public.conversations
+    for each row execute function app.note_user_change();
+create trigger conversations_note_user_status before update of status on public.conversations
+    for each row when (old.status is distinct from new.status) execute function app.note_user_change();
+
+create function app.guard_user_lead_event() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+    v_changed text := coalesce(current_setting('app.user_changes', true), '') || ' ';
+    v_expected text;
+begin
+    if (select app.is_service_path()) then
+        return new;
+    end if;
+    v_expected := case new.type
+        when 'lead.created' then new.lead_id::text || ':new'
+        when 'conversation.started' then new.conversation_id::text || ':new:' || new.lead_id::text
+        when 'conversation.taken_over' then new.conversation_id::text || ':human:' || new.lead_id::text
+        when 'conversation.released' then new.conversation_id::text || ':bot:' || new.lead_id::text
+        when 'conversation.closed' then new.conversation_id::text || ':closed:' || new.lead_id::text
+    end;
+    if v_expected is null or position(' ' || v_expected || ' ' in v_changed) = 0 then
         raise exception 'lead events of type % are recorded by the service, not written directly', new.type
             using errcode = '42501';
     end if;

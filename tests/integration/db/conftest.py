@@ -104,8 +104,11 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         " values (%(org)s, %(agent)s, %(conversation)s, 'local/deterministic', 10, 0.0001) returning id",
         p,
     )
-    r["budget"] = _insert(
-        conn, "insert into public.budgets (organization_id, monthly_limit_usd) values (%(org)s, 10) returning id", p
+    # Every organization has its budget from the moment it exists (app.create_default_budget);
+    # a limit change leaves an audit row.
+    r["budget"] = p["budget"] = _insert(conn, "select id from public.set_budget(%(org)s, null, 10)", p)
+    r["budget_change"] = _insert(
+        conn, "select id from public.budget_changes where budget_id = %(budget)s order by created_at desc limit 1", p
     )
     r["reservation"] = _insert(
         conn,

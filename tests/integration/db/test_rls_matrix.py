@@ -51,7 +51,7 @@ TABLES = [
         "organization_id = %(org)s and user_id = %(viewer_id)s",
         "(organization_id, user_id, role) values (%(org)s, %(newcomer)s, 'viewer')",
         "role = 'editor'",
-        "admin",
+        None,  # members join by accepting an invitation
         "admin",
         "admin",
     ),
@@ -60,8 +60,8 @@ TABLES = [
         "id = %(invitation)s",
         "(organization_id, email, role) values (%(org)s, 'new-' || md5(random()::text) || '@x.test', 'viewer')",
         "role = 'editor'",
-        "admin",
-        "admin",
+        None,  # public.add_organization_member
+        None,
         "admin",
         reader="admin",
     ),
@@ -70,7 +70,7 @@ TABLES = [
         "id = %(agent)s",
         "(organization_id, name) values (%(org)s, 'New agent')",
         "name = name || '!'",
-        "editor",
+        None,  # public.create_agent
         "editor",
         "admin",
     ),
@@ -79,7 +79,7 @@ TABLES = [
         "id = %(agent_version)s",
         "(organization_id, agent_id, version, config) values (%(org)s, %(agent)s, 2, '{}')",
         "config = '{\"x\": 1}'",
-        "editor",
+        None,  # public.update_agent
         None,
         None,
     ),
@@ -87,7 +87,7 @@ TABLES = [
         "leads",
         "id = %(lead)s",
         "(organization_id, name) values (%(org)s, 'Other lead')",
-        "score = 50",
+        "name = 'Other'",
         "editor",
         "editor",
         "admin",
@@ -115,7 +115,7 @@ TABLES = [
         "id = %(lead_event)s",
         "(organization_id, lead_id, type) values (%(org)s, %(lead)s, 'lead.note')",
         "type = 'lead.changed'",
-        "editor",
+        None,  # only the service path, or an event recording the transaction's own change
         None,
         None,
     ),
@@ -124,9 +124,9 @@ TABLES = [
         "id = %(conversion)s",
         "(organization_id, lead_id, type, value) values (%(org)s, %(lead)s, 'sale', 10)",
         "value = 1",
-        "editor",
-        "admin",
-        "admin",
+        None,  # the worker and CRM webhooks record outcomes
+        None,
+        None,
     ),
     TableSpec(
         "llm_usage",
@@ -142,9 +142,19 @@ TABLES = [
         "id = %(budget)s",
         "(organization_id, agent_id, monthly_limit_usd) values (%(org)s, %(agent)s, 1)",
         "monthly_limit_usd = 99",
-        "admin",
-        "admin",
-        "admin",
+        None,  # public.set_budget
+        None,
+        None,
+    ),
+    TableSpec(
+        "budget_changes",
+        "id = %(budget_change)s",
+        "(organization_id, budget_id, new) values (%(org)s, %(budget)s, '{}')",
+        "new = '{}'",
+        None,
+        None,
+        None,
+        reader="admin",
     ),
     TableSpec(
         "budget_reservations",
@@ -178,9 +188,9 @@ TABLES = [
         "id = %(chunk)s",
         "(organization_id, document_id, chunk_index, content) values (%(org)s, %(document)s, 7, 'x')",
         "content = 'y'",
-        "editor",
-        "editor",
-        "editor",
+        None,  # the ingestion worker
+        None,
+        None,
     ),
     TableSpec(
         "event_outbox",

@@ -68,7 +68,9 @@ def connect_number(database_url: str, config: dict[str, Any], credentials: str) 
             "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
             (org, agent, json.dumps(config)),
         )
-        conn.execute("insert into public.budgets (organization_id, monthly_limit_usd) values (%s, 100)", (org,))
+        conn.execute(  # the organization's budget exists from its creation (app.create_default_budget)
+            "update public.budgets set monthly_limit_usd = 100 where organization_id = %s and agent_id is null", (org,)
+        )
         row = conn.execute(
             "insert into public.integrations (organization_id, kind, name, agent_id, external_id, secret_id)"
             " values (%s, 'whatsapp', 'Vendas', %s, %s, app.store_secret(%s, %s, 'WhatsApp token')) returning id",

@@ -93,7 +93,9 @@ def tenant(database_url: str, app_env: dict[str, str]) -> Tenant:
             "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
             (org, agent, json.dumps(AGENT_CONFIG)),
         )
-        conn.execute("insert into public.budgets (organization_id, monthly_limit_usd) values (%s, 100)", (org,))
+        conn.execute(  # the organization's budget exists from its creation (app.create_default_budget)
+            "update public.budgets set monthly_limit_usd = 100 where organization_id = %s and agent_id is null", (org,)
+        )
     return Tenant(org, agent, database_url)
 
 
