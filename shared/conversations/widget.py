@@ -65,10 +65,11 @@ async def start_conversation(
     token = new_token()
     async with service_session() as db:
         agent = await _agent_for(db, client)
-        scope = f"agent:{agent.id}"
+        # Scoped to this caller: the same key from anyone else is another key, never this conversation.
+        scope = client.idempotency_scope(agent.id)
         replay = await idempotency.claim(db, key, scope=scope)
         if replay is not None:
-            # Only the token's hash was kept, so a replay re-issues it (revoking the one sent first).
+            # Only the token's hash was kept, so the caller's own retry re-issues it (revoking the first).
             await db.execute(_REPLACE_VISITOR_HASH, (token_hash(token), replay.body["conversation_id"], agent.id))
         else:
             started = await _create(db, agent, data, token)

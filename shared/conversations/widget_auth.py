@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
 from shared.errors import Unauthorized
+from shared.ratelimit import source_ip
 
 VISITOR_PREFIX = "vt_"
 _MAX_CREDENTIAL_LENGTH = 200
@@ -24,10 +26,15 @@ _NO_HASH = bytes(32)
 
 @dataclass(frozen=True)
 class WidgetClient:
-    """What a widget presents when it starts a conversation."""
+    """What a widget presents when it starts a conversation, and the address it came from."""
 
     publishable_key: str
     origin: str | None
+    source_ip: str = "unknown"
+
+    def idempotency_scope(self, agent_id: uuid.UUID) -> str:
+        """Keys of an anonymous caller are theirs alone: the agent and the caller's address, hashed."""
+        return "visitor:" + hashlib.sha256(f"{agent_id}\n{self.source_ip}".encode()).hexdigest()
 
 
 def new_token() -> str:
@@ -46,12 +53,14 @@ def token_matches(token: str, stored: bytes | None) -> bool:
 
 
 async def widget_client(
-    x_publishable_key: Annotated[str | None, Header()] = None, origin: Annotated[str | None, Header()] = None
+    request: Request,
+    x_publishable_key: Annotated[str | None, Header()] = None,
+    origin: Annotated[str | None, Header()] = None,
 ) -> WidgetClient:
-    """Route dependency: the publishable key (401 without one) and the browser's Origin."""
+    """Route dependency: the publishable key (401 without one), the browser's Origin and the source IP."""
     if not x_publishable_key or len(x_publishable_key) > _MAX_CREDENTIAL_LENGTH:
         raise Unauthorized("send the agent's publishable key in X-Publishable-Key")
-    return WidgetClient(x_publishable_key, origin)
+    return WidgetClient(x_publishable_key, origin, source_ip(request))
 
 
 async def visitor_token(

@@ -52,10 +52,33 @@ class AddMember(BaseModel):
 
 
 class MemberAdded(BaseModel):
-    """An existing user added to the organization, or an invitation for an unknown e-mail."""
+    """The invitation sent; the same answer whether or not the e-mail has an account."""
 
-    status: Literal["added", "invited"]
+    status: Literal["invited"]
     email: str
     role: Role
-    user_id: uuid.UUID | None = None
-    invitation_id: uuid.UUID | None = None
+    invitation_id: uuid.UUID
+
+
+class Invitation(BaseModel):
+    """A pending invitation to the caller's confirmed e-mail."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    organization_name: str
+    role: Role
+    expires_at: datetime
+    created_at: datetime
+
+
+class InvitationList(BaseModel):
+    """Body of ``GET /invitations``."""
+
+    data: list[Invitation]
+
+
+class InvitationAccepted(BaseModel):
+    """The membership an accepted invitation gave the caller."""
+
+    organization_id: uuid.UUID
+    role: Role

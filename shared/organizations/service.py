@@ -9,7 +9,14 @@ from shared.db import user_session
 from shared.errors import AppError
 from shared.observability import metrics
 from shared.observability.context import bind_organization
-from shared.organizations.models import AddMember, CreateOrganization, MemberAdded, Organization
+from shared.organizations.models import (
+    AddMember,
+    CreateOrganization,
+    Invitation,
+    InvitationAccepted,
+    MemberAdded,
+    Organization,
+)
 
 _MY_ORGANIZATIONS = """
     select o.id, o.name, o.slug, o.created_at, m.role
@@ -40,7 +47,7 @@ async def list_my_organizations(principal: Principal) -> list[Organization]:
 
 
 async def add_member(principal: Principal, organization_id: uuid.UUID, data: AddMember) -> MemberAdded:
-    """Add a known user with ``role``, or invite an unknown e-mail; admins and owners only."""
+    """Invite ``data.email`` with ``role``; admins and owners only. Nobody joins without accepting."""
     bind_organization(organization_id)
     async with user_session(principal.claims) as db:
         row = await db.one(
@@ -49,3 +56,21 @@ async def add_member(principal: Principal, organization_id: uuid.UUID, data: Add
     if row is None:
         raise AppError("member was not added")
     return MemberAdded.model_validate(row["result"])
+
+
+async def list_my_invitations(principal: Principal) -> list[Invitation]:
+    """Pending invitations to the caller's e-mail; none until that e-mail is confirmed."""
+    async with user_session(principal.claims) as db:
+        rows = await db.all("select * from public.my_invitations()")
+    return [Invitation(**row) for row in rows]
+
+
+async def accept_invitation(principal: Principal, invitation_id: uuid.UUID) -> InvitationAccepted:
+    """Join the organization an invitation to the caller's confirmed e-mail names; 404 otherwise."""
+    async with user_session(principal.claims) as db:
+        row = await db.one("select public.accept_invitation(%s) as result", (invitation_id,))
+    if row is None:
+        raise AppError("invitation was not accepted")
+    accepted = InvitationAccepted.model_validate(row["result"])
+    bind_organization(accepted.organization_id)
+    return accepted

@@ -1,4 +1,4 @@
-"""POST /organizations/{organization_id}/members: add a user, or invite an e-mail, with a role."""
+"""POST /organizations/{organization_id}/members: invite an e-mail with a role; the invitee accepts."""
 
 import uuid
 
@@ -20,7 +20,7 @@ app = create_app("add-member")
     tags=["organizations"],
 )
 async def add_member(organization_id: uuid.UUID, body: AddMember, user: CurrentUser) -> MemberAdded:
-    """Owners and admins add members; only owners may grant ``owner``."""
+    """Owners and admins invite; only owners may grant ``owner``. The answer never tells whether the e-mail has an account."""
     return await service.add_member(user, organization_id, body)
 
 

@@ -66,27 +66,6 @@ def test_user_without_organizations_lists_none(api: LambdaApi, make_user: Callab
     assert response.json() == {"data": []}
 
 
-@pytest.mark.parametrize("role", ["owner", "admin"])
-def test_admins_add_an_existing_user(
-    api: LambdaApi, make_org: Callable[[], dict[str, Any]], make_user: Callable[..., Any], role: str
-) -> None:
-    # given an org and a user outside it
-    org, newcomer = make_org(), make_user()
-    # when an owner/admin adds them as editor
-    response = api.call(
-        "POST",
-        f"/organizations/{org['id']}/members",
-        token=org[role].token,
-        body={"email": newcomer.email.upper(), "role": "editor"},
-    )
-    # then they are added (e-mail matched case-insensitively) and can list the org
-    assert response.status == 201, response.body
-    assert response.json()["status"] == "added"
-    assert response.json()["user_id"] == str(newcomer.user_id)
-    listed = api.call("GET", "/organizations", token=newcomer.token).json()["data"]
-    assert [(o["id"], o["role"]) for o in listed] == [(str(org["id"]), "editor")]
-
-
 def test_unknown_email_is_invited(api: LambdaApi, make_org: Callable[[], dict[str, Any]]) -> None:
     # given an org / when its admin adds an e-mail nobody has signed up with
     org = make_org()

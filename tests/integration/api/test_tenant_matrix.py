@@ -23,13 +23,17 @@ pytestmark = pytest.mark.integration
 
 ROUTES = routes()
 PROTECTED = [r for r in ROUTES if r.authorizer]
-TENANT_SCOPED = [r for r in PROTECTED if "{" in r.path]
+# An invitation is addressed to a person, not to a member: its routes answer 404 to anyone but the
+# invitee (tests/integration/api/test_invitations.py).
+TENANT_SCOPED = [r for r in PROTECTED if "{" in r.path and not r.path.startswith("/invitations")]
 WRITES = [r for r in TENANT_SCOPED if r.method in ("POST", "PUT", "PATCH", "DELETE")]
 
 SAMPLE_BODIES: dict[str, Any] = {
     "POST /organizations": {"name": "Matrix Org"},
     "GET /organizations": None,
     "POST /organizations/{organization_id}/members": {"email": "someone@example.com", "role": "viewer"},
+    "GET /invitations": None,
+    "POST /invitations/{invitation_id}/accept": None,
     "POST /organizations/{organization_id}/agents": {"name": "Matrix agent", "persona": "Matrix"},
     "GET /organizations/{organization_id}/agents": None,
     "GET /agents/{agent_id}": None,
