@@ -124,6 +124,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     port = int(args.port or os.environ.get("PORT", "3000"))
     with services(data_dir(), port) as runtime:
         os.environ.update(runtime.environment())
+        from local_runtime.gateway.app import server_config
         from local_runtime.system import local_functions
 
         user_id = ensure_user(runtime.database_url, DEMO_EMAIL)
@@ -131,7 +132,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         with local_functions() as gateway:
             # Bind first, so the port already accepts connections when the banner is printed.
             sock = socket.create_server((args.host, port))
-            server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
+            server = uvicorn.Server(server_config(gateway))
             _banner(runtime, token)
             with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
                 server.run(sockets=[sock])

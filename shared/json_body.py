@@ -31,6 +31,17 @@ def check(body: bytes, *, field: str = "body", max_bytes: int = MAX_BYTES, max_d
             raise MalformedRequest(f"{field} nests deeper than {max_depth} levels")
 
 
+def check_request(body: bytes, content_type: str) -> None:
+    """``check``, and for a JSON (or untyped) body, that it is UTF-8 (RFC 8259): before any parser runs."""
+    check(body)
+    media = content_type.split(";")[0].strip().lower()
+    if body and (not media or media == "application/json" or media.endswith("+json")):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedRequest(f"body is not valid UTF-8 (byte {exc.start})") from exc
+
+
 def _finite(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):

@@ -1,7 +1,8 @@
 """Ephemeral events (typing) on a conversation's Supabase Realtime channel, over REST.
 
 Rows reach the web through postgres_changes on their insert; this carries only what is
-not stored. Best effort: a broadcast that fails is logged, never raised.
+not stored, on a private channel (Realtime Authorization: policies on realtime.messages).
+Best effort: a broadcast that fails is logged, never raised.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ async def broadcast(conversation_id: uuid.UUID, event: str, payload: dict[str, A
     if settings.supabase_service_role_key is None:
         return False
     key = settings.supabase_service_role_key.get_secret_value()
-    body = {"messages": [{"topic": channel_topic(conversation_id), "event": event, "payload": payload}]}
+    # Private: only clients the realtime.messages policies admit (members of the organization) receive it.
+    message = {"topic": channel_topic(conversation_id), "event": event, "payload": payload, "private": True}
+    body = {"messages": [message]}
     try:
         client = await get_http()
         response = await client.post(

@@ -58,6 +58,17 @@ def create_gateway(config: dict[str, Any] | None = None, containers: Containers 
     return app
 
 
+def server_config(app: Any, **options: Any) -> Any:
+    """The uvicorn config the gateway is served with: the source IP is the socket's peer.
+
+    uvicorn trusts ``X-Forwarded-For`` from loopback by default; API Gateway never takes the
+    client's word for its address, so neither does the local gateway (the per-IP limits rely on it).
+    """
+    import uvicorn
+
+    return uvicorn.Config(app, log_level="warning", proxy_headers=False, **options)
+
+
 def _closing(containers: Containers) -> Any:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -97,4 +108,4 @@ _DOCS_HTML = """<!doctype html>
 <script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
 </body></html>"""
 
-__all__ = ["create_gateway"]
+__all__ = ["create_gateway", "server_config"]

@@ -27,7 +27,7 @@ def http_api_event(
     query: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         query[name] = f"{query[name]},{value}" if name in query else value
-    is_text = _is_text(headers.get("content-type", ""))
+    text = _as_text(body, headers.get("content-type", ""))
     now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
@@ -44,6 +44,8 @@ def http_api_event(
                 "method": request.method,
                 "path": request.url.path,
                 "protocol": f"HTTP/{request.scope.get('http_version', '1.1')}",
+                # The socket's peer, as API Gateway sees the TCP connection; never X-Forwarded-For
+                # (serve the gateway with proxy_headers=False so the server does not rewrite it).
                 "sourceIp": request.client.host if request.client else "127.0.0.1",
                 "userAgent": headers.get("user-agent", ""),
             },
@@ -53,7 +55,7 @@ def http_api_event(
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
         },
-        "isBase64Encoded": bool(body) and not is_text,
+        "isBase64Encoded": bool(body) and text is None,
     }
     if cookies:
         event["cookies"] = cookies
@@ -62,7 +64,7 @@ def http_api_event(
     if path_params:
         event["pathParameters"] = path_params
     if body:
-        event["body"] = body.decode("utf-8") if is_text else base64.b64encode(body).decode("ascii")
+        event["body"] = text if text is not None else base64.b64encode(body).decode("ascii")
     if claims is not None:
         # API Gateway hands JWT claims over as strings.
         event["requestContext"]["authorizer"] = {
@@ -88,5 +90,15 @@ def to_response(result: dict[str, Any]) -> Response:
     return response
 
 
-def _is_text(content_type: str) -> bool:
-    return not content_type or content_type.startswith(_TEXT_TYPES)
+def _as_text(body: bytes, content_type: str) -> str | None:
+    """The body as text when API Gateway passes it as text; None when it base64-encodes it.
+
+    Binary content types, and any body that is not valid UTF-8 (whatever its content type),
+    are base64-encoded, as API Gateway does, so the function decides what to answer.
+    """
+    if content_type and not content_type.startswith(_TEXT_TYPES):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -88,8 +88,9 @@ class BodyLimitMiddleware:
                 chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks) if size <= json_body.MAX_BYTES else b"x" * (json_body.MAX_BYTES + 1)
+        content_type = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"content-type"), "")
         try:
-            json_body.check(body)
+            json_body.check_request(body, content_type)
         except AppError as exc:
             await from_app_error(exc)(scope, receive, send)
             return

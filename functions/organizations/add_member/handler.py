@@ -20,7 +20,7 @@ app = create_app("add-member")
     tags=["organizations"],
 )
 async def add_member(organization_id: uuid.UUID, body: AddMember, user: CurrentUser) -> MemberAdded:
-    """Owners and admins invite; only owners may grant ``owner``. The answer never tells whether the e-mail has an account."""
+    """Owners and admins invite; only owners grant ``owner``. The answer never says if the e-mail has an account."""
     return await service.add_member(user, organization_id, body)
 
 

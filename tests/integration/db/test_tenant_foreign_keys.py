@@ -28,7 +28,8 @@ _WITHOUT_ORGANIZATION = """
           join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.col
           join pg_attribute r on r.attrelid = c.confrelid and r.attnum = k.ref
           where a.attname = 'organization_id'
-            and r.attname = case when c.confrelid = 'public.organizations'::regclass then 'id' else 'organization_id' end
+            and r.attname = case when c.confrelid = 'public.organizations'::regclass then 'id'
+                                 else 'organization_id' end
       )
     order by 1, 2
 """

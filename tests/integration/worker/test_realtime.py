@@ -73,5 +73,5 @@ def test_a_turn_broadcasts_typing_on_the_conversations_channel(
     assert call["path"] == "/realtime/v1/api/broadcast"
     assert call["apikey"] == SERVICE_KEY
     assert call["body"]["messages"] == [
-        {"topic": f"conversation:{conversation}", "event": "typing", "payload": {"typing": True}}
+        {"topic": f"conversation:{conversation}", "event": "typing", "payload": {"typing": True}, "private": True}
     ]
