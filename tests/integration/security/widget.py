@@ -1,0 +1,48 @@
+"""A widget-enabled agent, and a widget start from a chosen source address."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from tests.support.aio import use_container_loop
+from tests.support.api import LambdaApi, LambdaResponse
+from tests.support.lambda_events import FakeLambdaContext, http_event
+
+ORIGIN = "https://loja.example"
+
+
+def widget_agent(organization_id: uuid.UUID, database_url: str) -> dict[str, Any]:
+    """An active agent whose widget runs on ORIGIN: {"id", "key"}."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "insert into public.agents (organization_id, name, allowed_origins) values (%s, 'Sofia', %s)"
+            " returning id, publishable_key",
+            (organization_id, [ORIGIN]),
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
+            (organization_id, row[0], Jsonb({"model": "fast"})),
+        )
+    return {"id": row[0], "key": row[1]}
+
+
+def invoke_widget(api: LambdaApi, agent: dict[str, Any], body: Any, key: str, *, ip: str) -> LambdaResponse:
+    """``POST /widget/conversations`` as API Gateway would hand it over from ``ip``."""
+    name, route_key = api.function_for("POST", "/widget/conversations")
+    module = importlib.import_module("functions.widget.start_conversation.handler")
+    headers = {"X-Publishable-Key": agent["key"], "Origin": ORIGIN, "Idempotency-Key": key}
+    event = http_event("POST", "/widget/conversations", body=body, headers=headers, route_key=route_key)
+    event["requestContext"]["http"]["sourceIp"] = ip
+    use_container_loop()
+    result = module.handler(event, FakeLambdaContext(name))
+    text = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        text = base64.b64decode(text).decode()
+    return LambdaResponse(result["statusCode"], {k.lower(): v for k, v in (result.get("headers") or {}).items()}, text)
