@@ -27,13 +27,15 @@ ORIGIN = "https://loja.example"
 _IPS = itertools.count(1)
 
 
-def invoke(api: LambdaApi, method: str, path: str, *, key: str | None = None, **kw: Any) -> LambdaResponse:
-    """Invoke the routed handler with an Idempotency-Key, from a fresh source IP."""
+def invoke(
+    api: LambdaApi, method: str, path: str, *, key: str | None = None, ip: str | None = None, **kw: Any
+) -> LambdaResponse:
+    """Invoke the routed handler with an Idempotency-Key, from ``ip`` (a fresh source IP by default)."""
     name, route_key = api.function_for(method, path)
     spec = HANDLERS[name]
     headers = {**kw.pop("headers", {}), **({"Idempotency-Key": key} if key else {})}
     event = http_event(method, path, route_key=route_key, headers=headers, **kw)
-    event["requestContext"]["http"]["sourceIp"] = f"2001:db8:1::{next(_IPS):x}"
+    event["requestContext"]["http"]["sourceIp"] = ip or f"2001:db8:1::{next(_IPS):x}"
     use_container_loop()
     result = getattr(importlib.import_module(spec.module), spec.attribute)(event, FakeLambdaContext(name))
     body = result.get("body") or ""
@@ -227,9 +229,10 @@ def test_a_replayed_widget_start_reissues_the_visitor_token(
 ) -> None:
     # given a widget start with a key
     headers, key = {"X-Publishable-Key": org["publishable_key"], "Origin": ORIGIN}, str(uuid.uuid4())
-    first = invoke(api, "POST", "/widget/conversations", headers=headers, body={"message": "Oi"}, key=key)
-    # when the widget retries it (it never saw the first answer)
-    again = invoke(api, "POST", "/widget/conversations", headers=headers, body={"message": "Oi"}, key=key)
+    visitor = "2001:db8:2::7"
+    first = invoke(api, "POST", "/widget/conversations", headers=headers, body={"message": "Oi"}, key=key, ip=visitor)
+    # when the widget retries it from the same address (it never saw the first answer)
+    again = invoke(api, "POST", "/widget/conversations", headers=headers, body={"message": "Oi"}, key=key, ip=visitor)
     # then the same conversation comes back with a new token, since only the first token's hash was kept
     assert (first.status, again.status) == (201, 201), again.body
     assert again.json()["conversation_id"] == first.json()["conversation_id"]
