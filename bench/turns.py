@@ -76,7 +76,10 @@ def _tenant(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
             "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
             (org, agent, json.dumps(AGENT_CONFIG)),
         )
-        conn.execute("insert into public.budgets (organization_id, monthly_limit_usd) values (%s, 1000000)", (org,))
+        conn.execute(  # the organization's budget exists from its creation
+            "update public.budgets set monthly_limit_usd = 1000000 where organization_id = %s and agent_id is null",
+            (org,),
+        )
     return org, agent
 
 

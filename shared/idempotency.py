@@ -5,8 +5,9 @@ same transaction, so a key is either bound to a committed change and its respons
 to nothing. A repeat with the same request gets the stored response again
 (``IdempotentReplay``); a different request under the same key is a 422; a duplicate
 that arrives while the first still runs finds the key locked and gets a 409.
-Keys are scoped to the signed-in caller (or, on the public widget, to the agent or
-conversation the visitor proved it may use) and expire after 24 hours.
+Keys are scoped to the signed-in caller (or, on the public widget, to the caller's address
+and agent when it starts, or the conversation its visitor token unlocks) and expire after
+24 hours.
 """
 
 from __future__ import annotations

@@ -41,6 +41,6 @@ values (
 )
 on conflict (agent_id, version) do nothing;
 
-insert into public.budgets (organization_id, monthly_limit_usd, per_conversation_limit_usd)
-values ('00000000-0000-4000-8000-000000000001', 50, 0.5)
-on conflict on constraint budgets_scope_key do nothing;
+-- The organization got its default budget when it was created; the demo's limits, once (audited).
+select public.set_budget('00000000-0000-4000-8000-000000000001', null, 50, 0.5)
+where not exists (select 1 from public.budget_changes where organization_id = '00000000-0000-4000-8000-000000000001');
