@@ -51,6 +51,7 @@ class LambdaApi:
         body: Any = None,
         raw_body: str | None = None,
         headers: dict[str, str] | None = None,
+        source_ip: str | None = None,
     ) -> LambdaResponse:
         path, _, query = path.partition("?")
         name, route_key = self.function_for(method, path)
@@ -59,6 +60,8 @@ class LambdaApi:
         event = http_event(
             method, path, body=body, raw_body=raw_body, token=token, headers=headers, route_key=route_key, query=query
         )
+        if source_ip is not None:
+            event["requestContext"]["http"]["sourceIp"] = source_ip
         use_container_loop()
         result = handler(event, FakeLambdaContext(name))
         body = result.get("body") or ""

@@ -134,7 +134,7 @@ begin
     end if;
     new.actor := 'user:' || (select auth.uid())::text;
     new.from_stage := null;
-    new.to_stage := case when new.type = 'lead.created' then 'new'::public.lead_stage end;
+    new.to_stage := case when new.type = 'lead.created' then 'new' end;
     return new;
 end
 $$;

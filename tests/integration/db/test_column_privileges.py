@@ -235,3 +235,14 @@ def test_every_column_and_role_does_what_the_readme_says(
         expect(who, "delete", None, _run(db, f"delete from public.{table} where {key}", params))
     # then every outcome is the one the README table gives
     assert mismatches == []
+
+
+def test_a_new_table_gives_the_api_roles_nothing(db: psycopg.Connection[Any]) -> None:
+    # given a table created the way a migration creates one
+    db.execute("create table public.privilege_probe (id uuid primary key, note text)")
+    # when the API roles' privileges on it are read / then they have none (Supabase would grant all)
+    rows = db.execute(
+        "select r, p from unnest(array['anon', 'authenticated']) r, unnest(array['SELECT', 'INSERT', 'UPDATE',"
+        " 'DELETE', 'TRUNCATE']) p where has_table_privilege(r, 'public.privilege_probe', p)"
+    ).fetchall()
+    assert rows == []

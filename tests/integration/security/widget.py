@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import importlib
 import uuid
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from tests.support.aio import use_container_loop
 from tests.support.api import LambdaApi, LambdaResponse
-from tests.support.lambda_events import FakeLambdaContext, http_event
 
 ORIGIN = "https://loja.example"
 
@@ -35,14 +31,5 @@ def widget_agent(organization_id: uuid.UUID, database_url: str) -> dict[str, Any
 
 def invoke_widget(api: LambdaApi, agent: dict[str, Any], body: Any, key: str, *, ip: str) -> LambdaResponse:
     """``POST /widget/conversations`` as API Gateway would hand it over from ``ip``."""
-    name, route_key = api.function_for("POST", "/widget/conversations")
-    module = importlib.import_module("functions.widget.start_conversation.handler")
     headers = {"X-Publishable-Key": agent["key"], "Origin": ORIGIN, "Idempotency-Key": key}
-    event = http_event("POST", "/widget/conversations", body=body, headers=headers, route_key=route_key)
-    event["requestContext"]["http"]["sourceIp"] = ip
-    use_container_loop()
-    result = module.handler(event, FakeLambdaContext(name))
-    text = result.get("body") or ""
-    if result.get("isBase64Encoded"):
-        text = base64.b64decode(text).decode()
-    return LambdaResponse(result["statusCode"], {k.lower(): v for k, v in (result.get("headers") or {}).items()}, text)
+    return api.call("POST", "/widget/conversations", body=body, headers=headers, source_ip=ip)
