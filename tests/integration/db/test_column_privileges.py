@@ -116,8 +116,9 @@ INSERTS = {
     "messages": "insert into public.messages (organization_id, conversation_id, role, content)"
     " values (%(org)s, %(conversation)s, 'lead', 'olá')",
     # A lead event records the change its transaction makes: here, closing the conversation.
-    "lead_events": "with c as (update public.conversations c set status = 'closed' where c.id = %(conversation)s"
-    " returning c.*) insert into public.lead_events (organization_id, lead_id, conversation_id, type, actor)"
+    "lead_events": "with c as (update public.conversations c set status = 'closed', closed_at = now()"
+    " where c.id = %(conversation)s returning c.*)"
+    " insert into public.lead_events (organization_id, lead_id, conversation_id, type, actor)"
     " select c.organization_id, c.lead_id, c.id, 'conversation.closed', 'me' from c",
     "integrations": "insert into public.integrations (organization_id, kind, name) values (%(org)s, 'webhook', 'Hook')",
     "knowledge_documents": "insert into public.knowledge_documents (organization_id, title) values (%(org)s, 'Preços')",

@@ -105,7 +105,7 @@ TABLES = [
         "messages",
         "id = %(message)s",
         "(organization_id, conversation_id, role, content) values (%(org)s, %(conversation)s, 'human', 'olá')",
-        "status = 'read'",
+        "status = 'queued'",
         "editor",
         "editor",
         "admin",

@@ -89,8 +89,17 @@ def test_finding_2_an_editor_cannot_zero_the_conversation_cost(
     conversation, message = a.rows["conversation"], a.rows["message"]
     assert _refused(db, "update public.conversations set cost_usd = 0 where id = %s", (conversation,))
     assert _refused(db, "update public.messages set cost_usd = 0, tokens_out = 0 where id = %s", (message,))
-    # while the columns a person may change still change
-    assert not _refused(db, "update public.conversations set status = 'human' where id = %s", (conversation,))
+    # nor mark a message delivered or failed (the workers' states), nor reopen a closed conversation
+    assert _refused(db, "update public.messages set status = 'failed' where id = %s", (message,))
+    db.execute("savepoint closed")
+    db.execute("update public.conversations set status = 'closed', closed_at = now() where id = %s", (conversation,))
+    assert _refused(
+        db, "update public.conversations set status = 'bot', closed_at = null where id = %s", (conversation,)
+    )
+    db.execute("rollback to savepoint closed")
+    # while the moves a person may make still work
+    take_over = "update public.conversations set status = 'human', assigned_to = auth.uid() where id = %s"
+    assert not _refused(db, take_over, (conversation,))
 
 
 def test_finding_3_reply_to_cannot_name_another_tenants_message(
