@@ -93,6 +93,11 @@ begin
     if (select app.is_service_path()) then
         return new;
     end if;
+    if tg_op = 'UPDATE' then  -- conversations only (leads have no status); nested, so leads never read it
+        if old.status is not distinct from new.status then
+            return new;
+        end if;
+    end if;
     if tg_table_name = 'leads' then
         v_note := new.id::text || ':new';
     else
@@ -109,8 +114,10 @@ create trigger leads_note_user_change before insert on public.leads
     for each row execute function app.note_user_change();
 create trigger conversations_note_user_insert before insert on public.conversations
     for each row execute function app.note_user_change();
-create trigger conversations_note_user_status before update of status on public.conversations
-    for each row when (old.status is distinct from new.status) execute function app.note_user_change();
+-- No column list or WHEN clause: those would pin the status column's type (another branch may
+-- change it); the function compares the statuses itself.
+create trigger conversations_note_user_status before update on public.conversations
+    for each row execute function app.note_user_change();
 
 create function app.guard_user_lead_event() returns trigger
 language plpgsql security definer set search_path = '' as $$
