@@ -7,7 +7,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import json_body
-from shared.errors import AppError
+from shared.errors import AppError, PayloadTooLarge
 from shared.http.problems import from_app_error, internal_error
 from shared.observability import logger, metrics
 from shared.observability.context import begin_invocation
@@ -87,9 +87,11 @@ class BodyLimitMiddleware:
             if size <= json_body.MAX_BYTES:
                 chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks) if size <= json_body.MAX_BYTES else b"x" * (json_body.MAX_BYTES + 1)
+        body = b"".join(chunks)
         content_type = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"content-type"), "")
         try:
+            if size > json_body.MAX_BYTES:  # what was read past the limit was not kept
+                raise PayloadTooLarge(f"body is larger than {json_body.MAX_BYTES} bytes")
             json_body.check_request(body, content_type)
         except AppError as exc:
             await from_app_error(exc)(scope, receive, send)

@@ -47,6 +47,7 @@ def cases(rng: random.Random) -> list[Case]:
         ("nested-mixed-40", _nested(40, rng), json_type, ""),
         ("nested-ok-20", _nested(20, rng), json_type, ""),
         ("oversized", b'{"content": "' + b"a" * 1_100_000 + b'"}', json_type, ""),
+        ("escaped-quotes", b'{"content": "' + b'\\"' * 200_000, json_type, ""),
         ("invalid-utf8", b'{"content": "\xff\xfe\xc3\x28"}', json_type, ""),
         ("invalid-utf8-binary", bytes(rng.randrange(256) for _ in range(512)), "application/octet-stream", ""),
         ("invalid-utf8-untyped", b"\x80\x81{", "", ""),
