@@ -23,7 +23,7 @@ _UNSENT = """
     with lost as (
         select m.id from public.messages m join public.conversations c on c.id = m.conversation_id
         where c.channel = 'whatsapp' and m.role in ('assistant', 'human') and m.status = 'queued'
-          and m.created_at < now() - %(older)s
+          and coalesce(m.send_next_at, m.created_at) < now() - %(older)s
           and (m.send_claimed_at is null or m.send_claimed_at < now() - %(older)s)
         order by m.created_at, m.id
         limit %(limit)s

@@ -37,7 +37,7 @@ _CLAIM = """
               where e.conversation_id = m.conversation_id and e.role in ('assistant', 'human')
                 and e.status = 'queued' and (e.created_at, e.id) < (m.created_at, m.id)
           )
-        returning m.id, m.conversation_id, m.content, m.payload
+        returning m.id, m.conversation_id, m.content, m.payload, m.send_attempts
     )
     select claimed.*, coalesce(c.window_expires_at > now(), false) as window_open, l.phone, l.name as lead_name,
            l.consent, i.external_id as phone_number_id, i.secret_id, i.config as integration_config,
@@ -75,6 +75,7 @@ class Outgoing:
     """A claimed message and everything needed to send it."""
 
     id: uuid.UUID
+    attempts: int  # failed attempts before this one
     content: str
     sent: list[str]  # wamids of the chunks an earlier attempt already sent
     window_open: bool
@@ -102,34 +103,35 @@ async def send_stored_message(message_id: uuid.UUID) -> str:
     """
     try:
         outgoing = await _claim(message_id)
-        if outgoing is None:
-            blocked = await service_call(_BLOCKED, (message_id,))
-            if blocked and blocked["blocked"]:
-                raise retries.WaitForEarlier()
-            return "skipped"
+    except Refused as refused:
+        return await _failed(message_id, refused.problem)
+    if outgoing is None:
+        blocked = await service_call(_BLOCKED, (message_id,))
+        if blocked and blocked["blocked"]:
+            raise retries.WaitForEarlier()
+        return "skipped"
+    try:
         wamids = await _deliver(outgoing)
     except Refused as refused:
         return await _failed(message_id, refused.problem)
     except graph.GraphError as exc:
         if not exc.transient:
             return await _failed(message_id, exc.problem())
-        return await _attempt_failed(message_id, exc.problem())
-    except retries.RetryLater:
-        raise
+        return await _attempt_failed(outgoing, exc.problem())
     except UpstreamUnavailable as exc:
-        return await _attempt_failed(message_id, _problem(exc))
+        return await _attempt_failed(outgoing, _problem(exc))
     await service_call("select app.whatsapp_mark_sent(%s, %s)", (message_id, wamids))
     metrics.add_metric(name="WhatsAppMessagesSent", unit="Count", value=len(wamids))
     return "sent"
 
 
-async def _attempt_failed(message_id: uuid.UUID, problem: dict[str, Any]) -> str:
+async def _attempt_failed(out: Outgoing, problem: dict[str, Any]) -> str:
     """Count a transient failure: fail the message after the last attempt, else raise ``SendRetry``."""
-    row = await service_call("select app.retry_send(%s) as attempts", (message_id,))
-    attempts = int((row or {}).get("attempts") or retries.MAX_SEND_ATTEMPTS)
+    attempts = out.attempts + 1
     if retries.exhausted(attempts):
-        return await _failed(message_id, {**problem, "attempts": attempts})
+        return await _failed(out.id, {**problem, "attempts": attempts})
     retry = retries.SendRetry(attempts, str(problem.get("title")))
+    await service_call("select app.retry_send(%s, %s) as attempts", (out.id, retry.delay_seconds))
     # One line per attempt, no traceback: an outage is expected, and the job will run again.
     logger.warning(
         "whatsapp send failed; will retry",
@@ -175,6 +177,7 @@ async def _claim(message_id: uuid.UUID) -> Outgoing | None:
     payload = row["payload"] or {}
     return Outgoing(
         id=row["id"],
+        attempts=row["send_attempts"],
         content=row["content"],
         sent=[str(w) for w in payload.get("wamids") or []],
         window_open=row["window_open"],

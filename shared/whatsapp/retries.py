@@ -1,17 +1,17 @@
 """When a failed WhatsApp send is tried again: the one place that bounds and spaces the attempts.
 
 An attempt is one POST to the Graph API (the turn's own try, then one per send job delivery,
-then one per sweep of a lost job). SQS moves a job to the DLQ after 5 receives, so the last
-attempt happens on the job's 4th receive, before SQS would drop it.
+then one per sweep of a lost job). SQS moves a job to the DLQ after 5 receives: the turn's try
+plus five receives make six attempts, and the last one fails the message before SQS would drop it.
 """
 
 from __future__ import annotations
 
 from shared.errors import UpstreamUnavailable
 
-MAX_SEND_ATTEMPTS = 5
-# Seconds a send job stays invisible after its n-th failed attempt (exponential, about 6 minutes in all).
-BACKOFF_SECONDS: tuple[int, ...] = (10, 30, 90, 270)
+MAX_SEND_ATTEMPTS = 6
+# Seconds a send job stays invisible after its n-th failed attempt (exponential, about 17 minutes in all).
+BACKOFF_SECONDS: tuple[int, ...] = (10, 30, 90, 270, 600)
 
 
 # A send waiting for an earlier message of its conversation looks again after this long.

@@ -27,6 +27,7 @@ get_settings()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 # A batch whose every record failed is reported like any partial failure, not raised as a traceback.
 processor.raise_on_entire_batch_failure = False
+_backed_off: set[str] = set()  # send jobs of this batch that set their own backoff
 
 
 def record_handler(record: SQSRecord) -> str:
@@ -41,6 +42,7 @@ def record_handler(record: SQSRecord) -> str:
             sent = run(send_stored_message(job.message_id))
         except RetryLater as wait:
             jobs.retry_after(record.receipt_handle, wait.delay_seconds)
+            _backed_off.add(record.message_id)
             raise
         logger.info("send finished", extra={"status": sent, "message_id": str(job.message_id)})
         return sent
@@ -53,4 +55,20 @@ def record_handler(record: SQSRecord) -> str:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point for the turn queue."""
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    _release_skipped_sends(event, response)
+    return response
+
+
+def _release_skipped_sends(event: dict[str, Any], response: PartialItemFailureResponse) -> None:
+    """Sends skipped behind a failed one of their group need not wait the queue's whole visibility timeout:
+    their group stays locked while the failed send waits out its backoff, so they cannot overtake it."""
+    failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    for record in event.get("Records", []):
+        if record["messageId"] in failed and record["messageId"] not in _backed_off:
+            group = str((record.get("attributes") or {}).get("MessageGroupId", ""))
+            if group.startswith("send:"):
+                jobs.retry_after(record["receiptHandle"], 0)
+    _backed_off.clear()

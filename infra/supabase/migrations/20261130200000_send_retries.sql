@@ -5,14 +5,19 @@
 
 alter type public.event_type add value if not exists 'message.failed';
 
-alter table public.messages add column send_attempts smallint not null default 0;
+alter table public.messages
+    add column send_attempts smallint not null default 0,
+    add column send_next_at timestamptz;
 comment on column public.messages.send_attempts is
     'Send attempts that failed transiently, plus sweeps that re-sent a lost job; bounded by the worker.';
+comment on column public.messages.send_next_at is
+    'When the send job waiting out a failure runs again; a queued message untouched well past it lost its job.';
 
--- A transient failure: release the claim, count the attempt; the attempts so far (null if not queued).
-create function app.retry_send(p_message_id uuid) returns integer
+-- A transient failure: release the claim, count the attempt and note when the job runs again.
+create function app.retry_send(p_message_id uuid, p_delay_seconds integer) returns integer
 language sql set search_path = '' as $$
-    update public.messages m set send_claimed_at = null, send_attempts = m.send_attempts + 1
+    update public.messages m set send_claimed_at = null, send_attempts = m.send_attempts + 1,
+        send_next_at = now() + make_interval(secs => p_delay_seconds)
     where m.id = p_message_id and m.status = 'queued'
     returning m.send_attempts
 $$;
@@ -37,5 +42,5 @@ begin
 end
 $$;
 
-revoke all on function app.retry_send(uuid), app.fail_send(uuid, jsonb) from public, anon, authenticated;
-grant execute on function app.retry_send(uuid), app.fail_send(uuid, jsonb) to service_role;
+revoke all on function app.retry_send(uuid, integer), app.fail_send(uuid, jsonb) from public, anon, authenticated;
+grant execute on function app.retry_send(uuid, integer), app.fail_send(uuid, jsonb) to service_role;

@@ -132,7 +132,7 @@ def test_throughput_and_server_errors_are_retried_later_with_backoff(
             run(send_stored_message(reply))
         delays.append(retry.value.delay_seconds)
     assert run(send_stored_message(reply)) == "sent"
-    assert delays == sorted(delays) and delays[0] < delays[1]
+    assert delays[0] < delays[1]
     assert len(meta.requests) == 3
 
 
