@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared import jobs
+from shared.errors import AppError
 from shared.llm import gateway  # noqa: F401  (import litellm during init, not during the first turn)
 from shared.observability import logger, publish_metrics
 from shared.runtime import run
@@ -46,7 +47,16 @@ def record_handler(record: SQSRecord) -> str:
             raise
         logger.info("send finished", extra={"status": sent, "message_id": str(job.message_id)})
         return sent
-    result = run(run_turn(job.message_id))
+    try:
+        result = run(run_turn(job.message_id))
+    except AppError as exc:
+        logger.warning(
+            "turn failed; the queue redelivers it", extra={"error": exc.code, "message_id": str(job.message_id)}
+        )
+        raise
+    except Exception:
+        logger.exception("turn crashed; the queue redelivers it", extra={"message_id": str(job.message_id)})
+        raise
     logger.info("turn finished", extra={"status": result.status, "message_id": str(job.message_id)})
     return result.status
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from shared.agents.config import QualificationField
 from shared.clients.llm import build_router, close_llm, load_config
 from shared.errors import InvalidInput, UpstreamUnavailable
 from shared.llm.gateway import Completion, complete
@@ -38,9 +39,9 @@ def _messages(text: str, known: dict[str, Any] | None = None) -> list[dict[str, 
         status="ok",
         organization_id=uuid.uuid4(),
         conversation={"id": str(uuid.uuid4())},
-        config={"goal": "qualify", "language": "pt-BR", "qualification_fields": FIELDS},
+        config={"persona": "Sofia", "goal": "qualify", "language": "pt-BR", "qualification_fields": FIELDS},
         lead={"qualification": known or {}},
-        history=[{"id": "m1", "role": "lead", "content": text}],
+        history=[{"id": str(uuid.uuid4()), "role": "lead", "content": text}],
         pending=[],
         alias="fast",
         reservation_id=None,
@@ -50,7 +51,14 @@ def _messages(text: str, known: dict[str, Any] | None = None) -> list[dict[str, 
 
 
 def _ask(router: Router, alias: str, text: str = "Oi, me chamo Ana", **known: Any) -> Completion:
-    return run(complete(alias, _messages(text, known), tools=build_tools(FIELDS), router=router))
+    return run(
+        complete(
+            alias,
+            _messages(text, known),
+            tools=build_tools([QualificationField.model_validate(f) for f in FIELDS]),
+            router=router,
+        )
+    )
 
 
 def _openai(alias: str, base: str) -> dict[str, Any]:
