@@ -125,6 +125,7 @@ def _message(message: Message, names: dict[str, str | None]) -> dict[str, Any] |
         "content_type": parsed.content_type,
         "payload": parsed.payload,
         "keyword": parsed.keyword,
+        "answer": parsed.answer,
     }
 
 
