@@ -138,8 +138,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from local_runtime.dev_auth import ensure_user, sign_token
 
     port = int(args.port or os.environ.get("PORT", "3000"))
-    with services(data_dir(), port) as runtime, _noted(data_dir() / "runtime.json"):
+    with services(data_dir(), port) as runtime, _noted(data_dir() / "runtime.json"), _graph(runtime) as graph_url:
         os.environ.update(runtime.environment())
+        os.environ["WHATSAPP_GRAPH_URL"] = graph_url
         from local_runtime.system import local_functions
 
         user_id = ensure_user(runtime.database_url, DEMO_EMAIL)
@@ -148,7 +149,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             # Bind first, so the port already accepts connections when the banner is printed.
             sock = socket.create_server((args.host, port))
             server = uvicorn.Server(uvicorn.Config(gateway, log_level="warning"))
-            _banner(runtime, token)
+            _banner(runtime, token, graph_url)
             with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
                 server.run(sockets=[sock])
     print("stopped; data kept in", data_dir())
@@ -166,7 +167,24 @@ def _noted(state: Path) -> Iterator[None]:
         CURRENT_RUNTIME.unlink(missing_ok=True)
 
 
-def _banner(runtime: Runtime, token: str) -> None:
+@contextlib.contextmanager
+def _graph(runtime: Runtime) -> Iterator[str]:
+    """The Graph API replies go to: WHATSAPP_GRAPH_URL when set, else a local sink (local_runtime/graph_sink.py)
+    that posts status callbacks back to this gateway's WhatsApp webhook."""
+    if os.environ.get("WHATSAPP_GRAPH_URL"):
+        yield os.environ["WHATSAPP_GRAPH_URL"]
+        return
+    from local_runtime.graph_sink import serve_sink
+
+    webhook = f"http://127.0.0.1:{runtime.port}/webhooks/whatsapp"
+    sink, stop = serve_sink(webhook, runtime.webhook_secrets.get("whatsapp_app_secret"))
+    try:
+        yield sink.url
+    finally:
+        stop()
+
+
+def _banner(runtime: Runtime, token: str, graph_url: str) -> None:
     url = f"http://127.0.0.1:{runtime.port}"
     print(
         f"""
@@ -179,6 +197,8 @@ export TOKEN={token}
 curl -s {url}/organizations -H "Authorization: Bearer $TOKEN"
 
 Inbound webhooks: secrets (WhatsApp verify token and app secret, HubSpot client secret) in {data_dir()}/secrets.json
+WhatsApp replies go to {graph_url} (a local fake Graph API unless WHATSAPP_GRAPH_URL is set):
+  each is printed here as "whatsapp sink: ..." and listed at {graph_url}/messages
 More tokens: python3 scripts/dev.py token --email you@example.com --org "Acme"
 Stop with Ctrl-C.
 """,
