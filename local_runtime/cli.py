@@ -51,6 +51,7 @@ class Runtime:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "ConversionAgentsLocal",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_CUSTOM_PROVIDER": "local_runtime.model.local_model",
             **{name.upper(): value for name, value in self.webhook_secrets.items()},
         }
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from shared.agents.config import QualificationField
-from shared.clients.llm import build_router, close_llm, load_config
 from shared.errors import InvalidInput, UpstreamUnavailable
 from shared.llm.gateway import Completion, complete
+from shared.llm.router import LOCAL_MODEL, build_router, close_llm, load_config
 from shared.llm.sdk import Router
 from shared.llm.tools import build_tools
 from shared.turns import prompt
@@ -73,7 +73,7 @@ def _failing_router(fake: FakeProvider, mode: str, fallback: dict[str, Any] | No
     model_list = [_openai("smart", fake.api_base(mode))] + ([copy.deepcopy(fallback)] if fallback else [])
     fallbacks = [{"smart": [fallback["model_name"]]}] if fallback else []
     router_settings = {"num_retries": 0, "timeout": TIMEOUT, "fallbacks": fallbacks, **settings}
-    return build_router({"model_list": model_list, "router_settings": router_settings})
+    return build_router({"model_list": model_list, "router_settings": router_settings}, LOCAL_MODEL)
 
 
 def _economy() -> dict[str, Any]:
@@ -84,7 +84,7 @@ def _economy() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def shipped_router() -> Router:
     """The Router built from infra/litellm/config.yaml, separate from the container's cached one."""
-    return build_router(copy.deepcopy(SHIPPED))
+    return build_router(copy.deepcopy(SHIPPED), LOCAL_MODEL)
 
 
 def test_the_local_model_answers_with_parsed_tool_calls_tokens_and_cost(shipped_router: Router) -> None:

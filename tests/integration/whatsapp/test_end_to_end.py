@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.clients.lifecycle import close_clients
+from shared.lifecycle import close_clients
 from shared.whatsapp.signature import sign
 from tests.integration.whatsapp.conftest import Worker
 from tests.integration.whatsapp.fake_graph import FakeGraph

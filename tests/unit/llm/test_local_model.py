@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from local_runtime.model import extract
+from local_runtime.model.local_model import read_request, register, respond
 from shared.agents.config import QualificationField
-from shared.llm import extract
-from shared.llm.local_model import read_request, register, respond
 from shared.llm.sdk import litellm
 from shared.llm.tools import build_tools
 from shared.turns import prompt
