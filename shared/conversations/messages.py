@@ -8,8 +8,6 @@ and the public widget, which differ only in the session they write with.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,11 +18,9 @@ from shared.conversations.models import MessageAccepted, PostMessage
 from shared.db import Session, user_session
 from shared.errors import Conflict
 from shared.idempotency import IdempotencyKey
-from shared.jobs import Queued, TurnJob, submit
+from shared.jobs import OnQueued, Queued, SessionFactory, TurnJob, submit
 
 ACCEPTED = 202
-SessionFactory = Callable[[], AbstractAsyncContextManager[Session]]
-OnQueued = Callable[[Session], Awaitable[None]]
 
 # Touching the conversation locks it, so a concurrent close or takeover is ordered with this
 # insert, and the status returned is the one the message was stored under.

@@ -19,7 +19,7 @@ from shared.conversations.models import Conversation, HumanReply, Message
 from shared.db import user_session
 from shared.errors import Conflict
 from shared.idempotency import IdempotencyKey
-from shared.jobs import Queued, SendJob, enqueue
+from shared.jobs import Queued, SendJob, submit
 
 OK = 200
 CREATED = 201
@@ -132,5 +132,5 @@ async def human_reply(
         await idempotency.save(db, key, target.organization_id, CREATED, message)
     if target.channel == "whatsapp":
         # Sent by the turn worker in the conversation's send group, after the replies stored before it.
-        await enqueue(Queued(conversation_id, SendJob(message_id=message.id)))
+        await submit([Queued(conversation_id, SendJob(message_id=message.id))])
     return message

@@ -10,12 +10,12 @@ from typing import Final, Literal, get_args
 
 EventType = Literal[
     "message.created",
-    "message.failed",
     "lead.updated",
     "lead.qualified",
     "handoff.requested",
     "conversion.created",
     "conversation.closed",
+    "message.failed",
 ]
 EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.db import service_call, service_session
 from shared.errors import AppError, NotFound, UpstreamUnavailable
-from shared.jobs import Queued, SendJob, enqueue
+from shared.jobs import Queued, SendJob, submit
 from shared.observability import logger, metrics
 from shared.secrets_store import read_secret
 from shared.whatsapp import compose, graph, retries, throughput
@@ -161,7 +161,7 @@ async def send_reply(conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
         await send_stored_message(message_id)
     except AppError as exc:
         logger.info("whatsapp reply not sent yet; queued a send job", extra={"error": exc.code})
-        await enqueue(Queued(conversation_id, SendJob(message_id=message_id)))
+        await submit([Queued(conversation_id, SendJob(message_id=message_id))])
 
 
 async def _claim(message_id: uuid.UUID) -> Outgoing | None:
