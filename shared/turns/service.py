@@ -12,10 +12,11 @@ under the conversation's row lock and then stores no AI reply.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
 
 from pydantic import TypeAdapter
 
@@ -49,10 +50,9 @@ class TurnResult:
 
 async def run_turn(message_id: uuid.UUID) -> TurnResult:
     """Answer the lead message ``message_id`` (and any other unanswered ones before it)."""
-    coefficients = {a: c.model_dump() for a, c in estimate.coefficients(alias_pricing()).items()}
     row = await service_call(
         "select app.begin_turn(%s, %s, %s, %s::jsonb) as turn",
-        (message_id, HISTORY_LIMIT, _DEFAULT_ALIAS, TypeAdapter(dict[str, Any]).dump_json(coefficients).decode()),
+        (message_id, HISTORY_LIMIT, _DEFAULT_ALIAS, _coefficients_json()),
     )
     turn = row["turn"] if row else {"status": "missing"}
     if turn["status"] not in ("ok", "budget_exhausted"):
@@ -66,7 +66,7 @@ async def run_turn(message_id: uuid.UUID) -> TurnResult:
         await _finish(ctx, message_id, effects.Outcome(reply=None), settle="release", error=problem)
         return TurnResult("undeliverable")
     if ctx.status == "budget_exhausted":
-        return await _budget_exhausted(ctx, message_id, coefficients)
+        return await _budget_exhausted(ctx, message_id, _coefficients())
     return await _answer(ctx, message_id)
 
 
@@ -115,11 +115,24 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID) -> TurnResult:
     return result
 
 
-async def _budget_exhausted(ctx: TurnContext, message_id: uuid.UUID, coefficients: dict[str, Any]) -> TurnResult:
+@lru_cache(maxsize=1)
+def _coefficients() -> dict[str, estimate.Coefficients]:
+    """Per alias, once per container: prices do not change while it is warm."""
+    return estimate.coefficients(alias_pricing())
+
+
+@lru_cache(maxsize=1)
+def _coefficients_json() -> str:
+    return json.dumps({alias: c.model_dump() for alias, c in _coefficients().items()})
+
+
+async def _budget_exhausted(
+    ctx: TurnContext, message_id: uuid.UUID, coefficients: dict[str, estimate.Coefficients]
+) -> TurnResult:
     """The agent's alias does not fit: fall back, hand off, or refuse, as ``shared.turns.budget`` decides."""
     decision = budget.when_exhausted(ctx.config)
     if decision.action == "fallback" and decision.alias in coefficients:
-        amount = estimate.reservation_usd(ctx.prompt_chars, estimate.Coefficients(**coefficients[decision.alias]))
+        amount = estimate.reservation_usd(ctx.prompt_chars, coefficients[decision.alias])
         row = await service_call(
             "select app.reserve_budget(%s, %s, %s, %s, %s) as id",
             (ctx.organization_id, ctx.conversation.agent_id, ctx.conversation_id, decision.alias, amount),
