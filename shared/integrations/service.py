@@ -104,7 +104,13 @@ async def list_integrations(
 
 
 async def update_integration(principal: Principal, integration_id: uuid.UUID, data: UpdateIntegration) -> Integration:
-    """Change name, agent, external id, enabled, config (merged) or credentials (replaced)."""
+    """Change name, agent, external id, enabled, config (merged) or credentials (replaced).
+
+    A WhatsApp number's identity (its number, WABA or token) changes only with a token that the
+    Graph API shows owns the resulting number, checked before the update's transaction opens.
+    """
+    if {"external_id", "config", "credentials"} & data.model_fields_set:
+        await _verify_number_change(principal, integration_id, data)
     async with user_session(principal.claims) as db:
         current = await db.one(
             "select i.organization_id, i.kind::text as kind, i.config from public.integrations i where i.id = %s",
@@ -146,6 +152,30 @@ async def _verify_number(data: CreateIntegration) -> None:
     if not data.external_id or not token or not waba_id:
         raise numbers.not_verified()
     await numbers.verify_ownership(data.external_id, str(waba_id), str(token))
+
+
+async def _verify_number_change(principal: Principal, integration_id: uuid.UUID, data: UpdateIntegration) -> None:
+    async with user_session(principal.claims) as db:
+        current = await db.one(
+            "select i.kind::text as kind, i.external_id, i.config from public.integrations i where i.id = %s",
+            (integration_id,),
+        )
+    if current is None or current["kind"] != "whatsapp":
+        return  # not found is answered by the update itself
+    number = data.external_id if "external_id" in data.model_fields_set else current["external_id"]
+    waba_id = {**(current["config"] or {}), **(data.config or {})}.get("waba_id")
+    if (
+        number == current["external_id"]
+        and waba_id == (current["config"] or {}).get("waba_id")
+        and not data.credentials
+    ):
+        return
+    token = (data.credentials or {}).get("access_token")
+    if not isinstance(token, str):
+        raise InvalidInput.for_field("body.credentials", "a new number, WABA or token is checked with its token")
+    if not number or not waba_id:
+        raise numbers.not_verified()
+    await numbers.verify_ownership(str(number), str(waba_id), token)
 
 
 async def _check_agent(db: Session, agent_id: uuid.UUID, organization_id: uuid.UUID) -> None:

@@ -334,3 +334,24 @@ def test_a_number_registered_by_another_organization_answers_like_a_failed_check
     assert _neutral(taken) == _neutral(unowned)
     assert "integrations_" not in taken.body
     assert "already" not in taken.body
+
+
+def test_moving_a_registered_number_to_one_the_token_does_not_own_is_refused(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str, graph: FakeGraph
+) -> None:
+    # given a verified WhatsApp number
+    org = make_org()
+    body = _whatsapp(_agent(database_url, org))
+    token = body["credentials"]["access_token"]
+    graph.own(body["external_id"], "102290129340398", token)
+    created = _create(api, org, body).json()
+    # when its external id is changed to a number the token does not own, with or without the token
+    patch = {"external_id": "123456789012345"}
+    with_token = {**patch, "credentials": {"access_token": token}}
+    without = api.call("PATCH", f"/integrations/{created['id']}", token=org["owner"].token, body=patch)
+    refused = api.call("PATCH", f"/integrations/{created['id']}", token=org["owner"].token, body=with_token)
+    # then both are refused and the number is unchanged
+    assert (without.status, refused.status) == (422, 422)
+    assert [e["field"] for e in refused.json()["errors"]] == ["body.external_id"]
+    [listed] = _listing(api, org, "?kind=whatsapp").json()["data"]
+    assert listed["external_id"] == body["external_id"]
