@@ -7,7 +7,6 @@ The agent's config is parsed into ``AgentConfig`` here, so its defaults live in 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,7 +70,6 @@ class TurnContext(_Loaded):
     pending: list[uuid.UUID] = Field(default_factory=list)
     alias: str | None = None
     reservation_id: uuid.UUID | None = None
-    reserved_usd: Decimal | None = None
     prompt_chars: int = 0
     delivery: Delivery = Field(default_factory=Delivery)
 

@@ -138,7 +138,7 @@ async def _budget_exhausted(
             (ctx.organization_id, ctx.conversation.agent_id, ctx.conversation_id, decision.alias, amount),
         )
         if row and row["id"]:
-            update = {"alias": decision.alias, "reservation_id": row["id"], "reserved_usd": amount, "status": "ok"}
+            update = {"alias": decision.alias, "reservation_id": row["id"], "status": "ok"}
             return await _answer(ctx.model_copy(update=update), message_id)
         decision = budget.after_fallback_failed()
     logger.warning("budget exhausted", extra={"action": decision.action})

@@ -225,7 +225,6 @@ begin
         'pending', v_pending,
         'alias', v_alias,
         'reservation_id', v_reservation,
-        'reserved_usd', case when v_reservation is null then null else v_estimate end,
         'prompt_chars', v_chars,
         'delivery', jsonb_build_object('window_open', coalesce(v_conv.window_expires_at > now(), false),
                                        'consent', v_lead.consent)

@@ -45,7 +45,6 @@ def _messages(text: str, known: dict[str, Any] | None = None) -> list[dict[str, 
         pending=[],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
     return prompt.messages(ctx)
 

@@ -46,7 +46,6 @@ def _messages(*turns: tuple[str, str], known: dict[str, Any] | None = None, **co
         pending=[],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
     return prompt.messages(ctx)
 

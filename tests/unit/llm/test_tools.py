@@ -88,7 +88,6 @@ def test_argument_names_are_the_ones_effects_reads() -> None:
         pending=[],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
     calls = [
         Call("update_lead", {"name": "Ana", "email": "ana@example.com", "budget": 1000, "phone": "11987654321"}),

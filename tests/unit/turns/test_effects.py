@@ -29,7 +29,6 @@ def _ctx(
         pending=[uuid.UUID(m["id"]) for m in history],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
 
 
