@@ -114,7 +114,7 @@ class _InstantSqs:
 def measure(phone_number_id: str, deliveries: int, leads: int, purge: Any) -> dict[str, Any]:
     """Warm up, then time new messages (moto SQS, then SQS stubbed) and replayed copies, sequentially."""
     from functions.webhooks.whatsapp.handler import handler
-    from shared.conversations import queue
+    from shared import jobs as queue
 
     def batch(count: int) -> list[dict[str, Any]]:
         return [_event(phone_number_id, i % leads, i) for i in range(count)]
@@ -194,7 +194,7 @@ def _empty(sqs: Any, url: str) -> None:
 def _close_clients() -> None:
     import asyncio
 
-    from shared.clients.lifecycle import close_clients
+    from shared.lifecycle import close_clients
 
     asyncio.get_event_loop().run_until_complete(close_clients())
 

@@ -51,15 +51,32 @@ class Runtime:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "ConversionAgentsLocal",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_CUSTOM_PROVIDER": "local_runtime.model.local_model",
             **{name.upper(): value for name, value in self.webhook_secrets.items()},
         }
 
 
+DEFAULT_DATA_DIR = REPO / ".data"
+# Where ``up`` notes the runtime file of the data folder it runs with, so ``token`` finds it from any shell.
+CURRENT_RUNTIME = DEFAULT_DATA_DIR / "current-runtime"
+
+
 def data_dir() -> Path:
     """Where local data lives between runs (``CA_DATA_DIR``, default ``.data``)."""
-    path = Path(os.environ.get("CA_DATA_DIR", REPO / ".data")).resolve()
+    path = Path(os.environ.get("CA_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def find_runtime() -> tuple[Path | None, list[Path]]:
+    """The running runtime's state file, and every place looked in: this shell's data folder, then
+    the one the last ``up`` noted (it may run under another ``CA_DATA_DIR``)."""
+    looked = [data_dir() / "runtime.json"]
+    if CURRENT_RUNTIME.exists():
+        noted = Path(CURRENT_RUNTIME.read_text().strip())
+        if noted not in looked:
+            looked.append(noted)
+    return next((path for path in looked if path.exists()), None), looked
 
 
 def _dev_secrets(root: Path) -> dict[str, str]:
@@ -122,8 +139,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from local_runtime.dev_auth import ensure_user, sign_token
 
     port = int(args.port or os.environ.get("PORT", "3000"))
-    with services(data_dir(), port) as runtime:
+    with services(data_dir(), port) as runtime, _noted(data_dir() / "runtime.json"), _graph(runtime) as graph_url:
         os.environ.update(runtime.environment())
+        os.environ["WHATSAPP_GRAPH_URL"] = graph_url
         from local_runtime.gateway.app import server_config
         from local_runtime.system import local_functions
 
@@ -133,14 +151,42 @@ def cmd_up(args: argparse.Namespace) -> int:
             # Bind first, so the port already accepts connections when the banner is printed.
             sock = socket.create_server((args.host, port))
             server = uvicorn.Server(server_config(gateway))
-            _banner(runtime, token)
+            _banner(runtime, token, graph_url)
             with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
                 server.run(sockets=[sock])
     print("stopped; data kept in", data_dir())
     return 0
 
 
-def _banner(runtime: Runtime, token: str) -> None:
+@contextlib.contextmanager
+def _noted(state: Path) -> Iterator[None]:
+    """Note where this ``up`` keeps its state, for ``token`` run from a shell with another CA_DATA_DIR."""
+    DEFAULT_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    CURRENT_RUNTIME.write_text(str(state))
+    try:
+        yield
+    finally:
+        CURRENT_RUNTIME.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _graph(runtime: Runtime) -> Iterator[str]:
+    """The Graph API replies go to: WHATSAPP_GRAPH_URL when set, else a local sink (local_runtime/graph_sink.py)
+    that posts status callbacks back to this gateway's WhatsApp webhook."""
+    if os.environ.get("WHATSAPP_GRAPH_URL"):
+        yield os.environ["WHATSAPP_GRAPH_URL"]
+        return
+    from local_runtime.graph_sink import serve_sink
+
+    webhook = f"http://127.0.0.1:{runtime.port}/webhooks/whatsapp"
+    sink, stop = serve_sink(webhook, runtime.webhook_secrets.get("whatsapp_app_secret"))
+    try:
+        yield sink.url
+    finally:
+        stop()
+
+
+def _banner(runtime: Runtime, token: str, graph_url: str) -> None:
     url = f"http://127.0.0.1:{runtime.port}"
     print(
         f"""
@@ -153,7 +199,9 @@ export TOKEN={token}
 curl -s {url}/organizations -H "Authorization: Bearer $TOKEN"
 
 Inbound webhooks: secrets (WhatsApp verify token and app secret, HubSpot client secret) in {data_dir()}/secrets.json
-More tokens: python -m local_runtime token --email you@example.com --org "Acme"
+WhatsApp replies go to {graph_url} (a local fake Graph API unless WHATSAPP_GRAPH_URL is set):
+  each is printed here as "whatsapp sink: ..." and listed at {graph_url}/messages
+More tokens: python3 scripts/dev.py token --email you@example.com --org "Acme"
 Stop with Ctrl-C.
 """,
         flush=True,
@@ -164,9 +212,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     """Create (or reuse) a user, optionally in a new organization, and print a JWT for it."""
     from local_runtime.dev_auth import create_organization_as, ensure_user, sign_token
 
-    state = data_dir() / "runtime.json"
-    if not state.exists():
-        print("the local runtime is not running: start it with `python scripts/dev.py up`", file=sys.stderr)
+    state, looked = find_runtime()
+    if state is None:
+        where = ", ".join(str(p) for p in looked)
+        print(
+            f"no running local runtime found (looked for {where}); start it with `python3 scripts/dev.py up`,"
+            " or set CA_DATA_DIR to the data folder it runs with",
+            file=sys.stderr,
+        )
         return 2
     runtime = Runtime(**json.loads(state.read_text()))
     user_id = ensure_user(runtime.database_url, args.email)
@@ -190,6 +243,15 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrations(_: argparse.Namespace) -> int:
+    """Append the checksums of migrations not yet frozen."""
+    from local_runtime.migrate import CHECKSUMS, freeze
+
+    added = freeze()
+    print(f"froze {', '.join(added)} in {CHECKSUMS}" if added else "every migration is already frozen")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m local_runtime``."""
     parser = argparse.ArgumentParser(prog="python -m local_runtime", description=__doc__)
@@ -206,5 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     token.set_defaults(func=cmd_token)
     migrate = sub.add_parser("migrate", help="apply pending migrations to DATABASE_URL")
     migrate.set_defaults(func=cmd_migrate)
+    migrations = sub.add_parser("migrations", help="manage infra/supabase/migrations.sha256")
+    migrations.add_argument("action", choices=["freeze"], help="freeze: list every new migration's checksum")
+    migrations.set_defaults(func=cmd_migrations)
     args = parser.parse_args(argv)
     return int(args.func(args))

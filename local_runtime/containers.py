@@ -55,7 +55,7 @@ class FunctionContainer:
     def _shutdown(self) -> None:
         if self._handler is None:
             return
-        from shared.clients.lifecycle import close_clients
+        from shared.lifecycle import close_clients
 
         loop = asyncio.get_event_loop()
         loop.run_until_complete(close_clients())

@@ -6,6 +6,7 @@ Supabase CLI uses, so a database migrated here looks the same to the CLI.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import psycopg
@@ -18,6 +19,35 @@ create table if not exists supabase_migrations.schema_migrations (
     version text primary key, statements text[], name text
 );
 """
+
+
+# Every landed migration's sha256 (``sha256sum`` format), as the Supabase CLI keeps its history: a test
+# fails when a listed file changes or a file is not listed; ``python3 scripts/dev.py migrations freeze``
+# appends new files. A landed migration is never edited: the next change is a new file.
+CHECKSUMS = SUPABASE_DIR / "migrations.sha256"
+
+
+def checksum(path: Path) -> str:
+    """The sha256 of one migration file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def frozen(checksums: Path = CHECKSUMS) -> dict[str, str]:
+    """``{file name: sha256}`` of the frozen migrations."""
+    if not checksums.exists():
+        return {}
+    pairs = (line.split(maxsplit=1) for line in checksums.read_text().splitlines() if line.strip())
+    return {name.strip(): digest for digest, name in pairs}
+
+
+def freeze(root: Path = SUPABASE_DIR, checksums: Path = CHECKSUMS) -> list[str]:
+    """Append every migration file not yet listed; the names appended (listed ones are never rewritten)."""
+    known = frozen(checksums)
+    new = [path for path in migration_files(root) if path.name not in known]
+    with checksums.open("a", encoding="utf-8") as out:
+        for path in new:
+            out.write(f"{checksum(path)}  {path.name}\n")
+    return [path.name for path in new]
 
 
 def migration_files(root: Path = SUPABASE_DIR) -> list[Path]:

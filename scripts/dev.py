@@ -41,8 +41,12 @@ def setup() -> None:
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = (BIN / "python", "-m", "pip")
-    _run(*pip, "install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", LOCK)
+    packages = sum(1 for line in LOCK.read_text().splitlines() if line and not line[0].isspace() and "==" in line)
+    # The first install takes a few minutes: pip prints a line per package, so progress is visible.
+    print(f"installing {packages} locked packages into {VENV} (the first time takes a few minutes)", flush=True)
+    _run(*pip, "install", "--progress-bar", "off", "--disable-pip-version-check", "--require-hashes", "-r", LOCK)
     _run(*pip, "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-build-isolation", "-e", REPO)
+    print("dependencies installed", flush=True)
     stamp.write_text(digest)
 
 

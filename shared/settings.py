@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     turn_queue_url: str | None = None
     # LiteLLM Router config in LiteLLM's own model_list / router_settings format.
     litellm_config_path: str | None = None
+    # A module whose register() adds a LiteLLM custom provider: the local model in development and tests
+    # (local_runtime.model.local_model, which never ships); unset in production.
+    litellm_custom_provider: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
     # Requests per minute, enforced with upstash-ratelimit (sliding window).
     rate_limit_org_per_minute: int = Field(600, ge=1)
     rate_limit_ip_per_minute: int = Field(60, ge=1)

@@ -102,6 +102,7 @@ def app_env(database_url: str, upstash: tuple[str, str], jwt_secret: str, aws: A
         **aws.environment(),
         **referenced_environment(load_serverless(), aws.queues),
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_CUSTOM_PROVIDER": "local_runtime.model.local_model",
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
         "SUPABASE_URL": ISSUER.removesuffix("/auth/v1"),

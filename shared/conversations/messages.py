@@ -8,8 +8,6 @@ and the public widget, which differ only in the session they write with.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,15 +15,12 @@ from shared import idempotency, ratelimit
 from shared.auth import Principal
 from shared.conversations import access
 from shared.conversations.models import MessageAccepted, PostMessage
-from shared.conversations.queue import enqueue_turn
 from shared.db import Session, user_session
-from shared.errors import AppError, Conflict
+from shared.errors import Conflict
 from shared.idempotency import IdempotencyKey
-from shared.observability import logger
+from shared.jobs import OnQueued, Queued, SessionFactory, TurnJob, submit
 
 ACCEPTED = 202
-SessionFactory = Callable[[], AbstractAsyncContextManager[Session]]
-OnQueued = Callable[[Session], Awaitable[None]]
 
 # Touching the conversation locks it, so a concurrent close or takeover is ordered with this
 # insert, and the status returned is the one the message was stored under.
@@ -41,11 +36,6 @@ _STORE_LEAD_MESSAGE = """
     )
     select m.id, m.conversation_id, c.organization_id, c.status as conversation_status
     from m join c on c.id = m.conversation_id
-"""
-# Only from received: the worker may already have answered it (and moved it on) by now.
-_MARK_QUEUED = """
-    update public.messages m set status = 'queued'
-    where m.id = %s and m.conversation_id = %s and m.status = 'received'
 """
 
 
@@ -76,17 +66,8 @@ async def dispatch(
     """
     if stored.conversation_status != "bot":
         return "received"
-    if not await enqueue_turn(stored.conversation_id, stored.id, dedup_id):
-        return "received"
-    try:
-        async with session() as db:
-            await db.execute(_MARK_QUEUED, (stored.id, stored.conversation_id))
-            if on_queued is not None:
-                await on_queued(db)
-    except AppError as exc:
-        # The turn is on the queue already; the row catches up when the worker handles it.
-        logger.warning("message queued but not marked queued", extra={"error": exc.code})
-    return "queued"
+    job = Queued(stored.conversation_id, TurnJob(message_id=stored.id), dedup_id)
+    return "queued" if await submit([job], session, on_queued) else "received"
 
 
 async def post_message(

@@ -7,12 +7,10 @@ has already handled. Conversations a human has taken over are left alone.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import timedelta
 
-from shared.conversations.queue import enqueue_turn
-from shared.db import service_call, service_session
+from shared.db import service_session
+from shared.jobs import Queued, TurnJob, submit
 from shared.observability import logger, metrics
 
 BATCH_SIZE = 100
@@ -24,14 +22,6 @@ _STALLED = """
     order by m.created_at, m.id
     limit %s
 """
-_MARK_QUEUED = """
-    with marked as (
-        update public.messages m set status = 'queued'
-        where m.id = any(%s::uuid[]) and m.status = 'received'
-        returning 1
-    )
-    select count(*) as marked from marked
-"""
 
 
 async def requeue_stalled(older_than: timedelta = timedelta(seconds=60), limit: int = BATCH_SIZE) -> int:
@@ -40,10 +30,7 @@ async def requeue_stalled(older_than: timedelta = timedelta(seconds=60), limit: 
         rows = await db.all(_STALLED, (older_than, limit))
     if not rows:
         return 0
-    sent = await asyncio.gather(*(enqueue_turn(r["conversation_id"], r["id"]) for r in rows))
-    queued: list[uuid.UUID] = [r["id"] for r, ok in zip(rows, sent, strict=True) if ok]
-    if queued:
-        await service_call(_MARK_QUEUED, (queued,))
+    queued = await submit([Queued(r["conversation_id"], TurnJob(message_id=r["id"])) for r in rows])
     logger.info("requeued stalled turns", extra={"stalled": len(rows), "queued": len(queued)})
     metrics.add_metric(name="TurnsRequeued", unit="Count", value=len(queued))
     return len(queued)

@@ -19,7 +19,7 @@ from shared.conversations.models import Conversation, HumanReply, Message
 from shared.db import user_session
 from shared.errors import Conflict
 from shared.idempotency import IdempotencyKey
-from shared.whatsapp.jobs import enqueue_send
+from shared.jobs import Queued, SendJob, submit
 
 OK = 200
 CREATED = 201
@@ -131,6 +131,6 @@ async def human_reply(
         message = Message.model_validate(row)
         await idempotency.save(db, key, target.organization_id, CREATED, message)
     if target.channel == "whatsapp":
-        # Sent by the turn worker, in the conversation's FIFO group, so it follows the turns before it.
-        await enqueue_send(conversation_id, message.id)
+        # Sent by the turn worker in the conversation's send group, after the replies stored before it.
+        await submit([Queued(conversation_id, SendJob(message_id=message.id))])
     return message

@@ -19,7 +19,8 @@ STEPS: Final[dict[str, Step]] = {
     "conversion.created": "converted",
 }
 SYNCED_EVENTS: Final = tuple(STEPS)
-_RANK: Final[dict[str | None, int]] = {None: 0, "qualified": 1, "handoff": 2, "converted": 3, "lost": 3}
+# How far a deal has moved: the one ordering, also the rows of ``app.crm_step_ranks`` (a test keeps them equal).
+STEP_RANK: Final[dict[str, int]] = {"qualified": 1, "handoff": 2, "converted": 3, "lost": 3}
 
 
 class NotSynced(Exception):
@@ -66,7 +67,7 @@ class SyncJob:
     @property
     def advances(self) -> bool:
         """True when this event moves the deal forward from what was synced before."""
-        return _RANK[self.step] > _RANK[self.synced_step]
+        return STEP_RANK.get(self.step or "", 0) > STEP_RANK.get(self.synced_step or "", 0)
 
     def __repr__(self) -> str:
         # The generated repr would print the credentials.

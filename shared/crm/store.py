@@ -50,11 +50,10 @@ _FINISH: LiteralString = """
     update public.crm_links k set
         contact_id = coalesce(%(contact_id)s, k.contact_id),
         deal_id = coalesce(%(deal_id)s, k.deal_id),
+        -- Forward only, by the one ranking (shared.crm.jobs.STEP_RANK = app.crm_step_ranks).
         synced_step = case when %(status)s = 'succeeded'
-                            and (case %(step)s when 'qualified' then 1 when 'handoff' then 2
-                                               when 'converted' then 3 else 0 end)
-                              > (case k.synced_step when 'qualified' then 1 when 'handoff' then 2
-                                                    when 'converted' then 3 when 'lost' then 3 else 0 end)
+                            and coalesce((select r.rank from app.crm_step_ranks r where r.step = %(step)s), 0)
+                              > coalesce((select r.rank from app.crm_step_ranks r where r.step = k.synced_step), 0)
                            then %(step)s else k.synced_step end,
         last_event_id = %(event)s, last_status = %(status)s, last_error = left(%(error)s, 500),
         synced_at = case when %(status)s = 'succeeded' then now() else k.synced_at end,

@@ -15,12 +15,14 @@ EventType = Literal[
     "handoff.requested",
     "conversion.created",
     "conversation.closed",
+    "message.failed",
 ]
 EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
 
 # What ``data`` holds for each type (ids as strings); emitters add fields, never rename them.
 DESCRIPTIONS: Final[dict[str, str]] = {
     "message.created": "A message was stored: conversation_id, message_id, role, channel",
+    "message.failed": "An outbound message will not be sent: conversation_id, message_id, role, attempts, problem",
     "lead.updated": "A lead's data, score or stage changed: lead_id, changes",
     "lead.qualified": "A lead reached the agent's qualification threshold: lead_id, conversation_id, score",
     "handoff.requested": "The bot handed the conversation to a human: conversation_id, lead_id, reason",

@@ -1,7 +1,7 @@
 """What the dispatcher and the delivery worker agree on: jobs, outcomes, and the Deliverer protocol.
 
 A subscriber kind (``webhook`` now; ``hubspot``, ``pipedrive``, ``rdstation`` later) plugs in by
-implementing ``Deliverer`` and adding itself to ``shared.events.registry``: the dispatcher asks
+implementing ``Deliverer`` and adding itself to ``shared.subscribers``: the dispatcher asks
 each deliverer which of its subscribers want a batch of events, and the worker hands it each job.
 """
 

@@ -13,12 +13,13 @@ from typing import LiteralString
 from shared import pagination
 from shared.auth import Principal
 from shared.db import Session, user_session
-from shared.errors import AppError, Forbidden, InvalidInput, NotFound
+from shared.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.integrations.changes import checked_change
 from shared.integrations.kinds import secret_values
 from shared.integrations.models import CreateIntegration, Integration, IntegrationList, UpdateIntegration
 from shared.observability import metrics
 from shared.observability.context import bind_organization
+from shared.whatsapp import numbers
 
 # One round trip: no row means the organization is not visible; one row with a null id, no integrations.
 _PAGE: LiteralString = """
@@ -49,8 +50,11 @@ _UPDATE: LiteralString = """
 
 
 async def create_integration(principal: Principal, organization_id: uuid.UUID, data: CreateIntegration) -> Integration:
-    """Connect a WhatsApp number or a CRM; its credentials go to the vault. Admins and owners."""
+    """Connect a WhatsApp number (once the Graph API shows it is the caller's) or a CRM; its credentials go to
+    the vault. Admins and owners."""
     bind_organization(organization_id)
+    if data.kind == "whatsapp":
+        await _verify_number(data)
     params = (
         organization_id,
         data.kind,
@@ -61,12 +65,17 @@ async def create_integration(principal: Principal, organization_id: uuid.UUID, d
         data.enabled,
         json.dumps(secret_values(data.credentials)),
     )
-    async with user_session(principal.claims) as db:
-        row = await db.one(
-            "select public.create_integration(%s, %s::public.integration_kind, %s, %s, %s, %s::jsonb, %s, %s)"
-            " as integration",
-            params,
-        )
+    try:
+        async with user_session(principal.claims) as db:
+            row = await db.one(
+                "select public.create_integration(%s, %s::public.integration_kind, %s, %s, %s, %s::jsonb, %s, %s)"
+                " as integration",
+                params,
+            )
+    except Conflict as exc:
+        if data.kind == "whatsapp":
+            raise numbers.not_verified() from exc  # registered elsewhere: say no more than a failed check
+        raise
     if row is None:
         raise AppError("integration was not created")
     metrics.add_metric(name="IntegrationCreated", unit="Count", value=1)
@@ -95,7 +104,13 @@ async def list_integrations(
 
 
 async def update_integration(principal: Principal, integration_id: uuid.UUID, data: UpdateIntegration) -> Integration:
-    """Change name, agent, external id, enabled, config (merged) or credentials (replaced)."""
+    """Change name, agent, external id, enabled, config (merged) or credentials (replaced).
+
+    A WhatsApp number's identity (its number, WABA or token) changes only with a token that the
+    Graph API shows owns the resulting number, checked before the update's transaction opens.
+    """
+    if {"external_id", "config", "credentials"} & data.model_fields_set:
+        await _verify_number_change(principal, integration_id, data)
     async with user_session(principal.claims) as db:
         current = await db.one(
             "select i.organization_id, i.kind::text as kind, i.config from public.integrations i where i.id = %s",
@@ -128,6 +143,39 @@ async def delete_integration(principal: Principal, integration_id: uuid.UUID) ->
             raise Forbidden("only owners and admins manage integrations")
     bind_organization(row["organization_id"])
     metrics.add_metric(name="IntegrationDeleted", unit="Count", value=1)
+
+
+async def _verify_number(data: CreateIntegration) -> None:
+    """The Graph API must show the number is readable with the token and belongs to the WABA (no transaction open)."""
+    token = secret_values(data.credentials).get("access_token")
+    waba_id = getattr(data.config, "waba_id", None)
+    if not data.external_id or not token or not waba_id:
+        raise numbers.not_verified()
+    await numbers.verify_ownership(data.external_id, str(waba_id), str(token))
+
+
+async def _verify_number_change(principal: Principal, integration_id: uuid.UUID, data: UpdateIntegration) -> None:
+    async with user_session(principal.claims) as db:
+        current = await db.one(
+            "select i.kind::text as kind, i.external_id, i.config from public.integrations i where i.id = %s",
+            (integration_id,),
+        )
+    if current is None or current["kind"] != "whatsapp":
+        return  # not found is answered by the update itself
+    number = data.external_id if "external_id" in data.model_fields_set else current["external_id"]
+    waba_id = {**(current["config"] or {}), **(data.config or {})}.get("waba_id")
+    if (
+        number == current["external_id"]
+        and waba_id == (current["config"] or {}).get("waba_id")
+        and not data.credentials
+    ):
+        return
+    token = (data.credentials or {}).get("access_token")
+    if not isinstance(token, str):
+        raise InvalidInput.for_field("body.credentials", "a new number, WABA or token is checked with its token")
+    if not number or not waba_id:
+        raise numbers.not_verified()
+    await numbers.verify_ownership(str(number), str(waba_id), token)
 
 
 async def _check_agent(db: Session, agent_id: uuid.UUID, organization_id: uuid.UUID) -> None:

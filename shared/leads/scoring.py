@@ -6,18 +6,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-def score(known: Mapping[str, Any], fields: Sequence[Mapping[str, Any]], rubric: Mapping[str, int] | None) -> int:
-    """0..100. Without a rubric, the required fields share 100 points equally."""
+def score(known: Mapping[str, Any], required: Sequence[str], rubric: Mapping[str, int] | None) -> int:
+    """0..100. Without a rubric, the ``required`` fields share 100 points equally."""
     if rubric:
         points = sum(int(p) for name, p in rubric.items() if known.get(name) not in (None, ""))
         return max(0, min(100, points))
-    required = [f["name"] for f in fields if f.get("required")]
     if not required:
         return 0
     have = sum(1 for name in required if known.get(name) not in (None, ""))
     return round(100 * have / len(required))
 
 
-def missing_required(known: Mapping[str, Any], fields: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Names of the required fields still unknown."""
-    return [f["name"] for f in fields if f.get("required") and known.get(f["name"]) in (None, "")]
+def missing_required(known: Mapping[str, Any], required: Sequence[str]) -> list[str]:
+    """Names of the ``required`` fields still unknown."""
+    return [name for name in required if known.get(name) in (None, "")]

@@ -1,4 +1,9 @@
-"""The lead stage machine: new → engaged → qualified → handed_off → converted, or lost."""
+"""The lead stage machine: new → engaged → qualified → handed_off → converted, or lost.
+
+The one place that says how a lead's stage may move. The database holds the same rule as
+the table ``app.lead_stage_moves`` (seeded from ``allowed_moves()`` by a migration; a test
+keeps the two equal), which a trigger on ``public.leads`` checks for every writer.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,11 @@ def can_move(current: Stage, target: Stage) -> bool:
     if current == "lost":
         return target in ("engaged", "qualified")
     return _ORDER[target] > _ORDER[current]
+
+
+def allowed_moves() -> list[tuple[Stage, Stage]]:
+    """Every (from, to) move ``can_move`` allows: the rows of ``app.lead_stage_moves``."""
+    return [(a, b) for a in STAGES for b in STAGES if can_move(a, b)]
 
 
 def is_stage(value: object) -> TypeGuard[Stage]:

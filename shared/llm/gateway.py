@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 import openai
 
-from shared.clients.llm import get_router
 from shared.errors import InvalidInput, UpstreamUnavailable
 from shared.llm.prices import deployment_price
+from shared.llm.router import get_router
 from shared.llm.sdk import ModelResponse, Router, RouterRateLimitError, RouterRateLimitErrorBasic, preload
 from shared.observability import logger
 

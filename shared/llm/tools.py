@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from shared.agents.config import QualificationField
 from shared.leads.fields import CONTACT_FIELDS
 from shared.leads.stages import STAGES
 
@@ -21,7 +22,7 @@ _TYPES: dict[str, tuple[str, str]] = {
 _CONTACT_DESCRIPTIONS = {"name": "The lead's name", "email": "The lead's e-mail", "phone": "The lead's phone"}
 
 
-def build_tools(fields: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def build_tools(fields: Sequence[QualificationField]) -> list[dict[str, Any]]:
     """The five tools, with ``update_lead`` taking one property per qualification field."""
     return [
         _tool("update_lead", _update_lead_description(fields), _field_properties(fields), []),
@@ -56,27 +57,26 @@ def build_tools(fields: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _field_properties(fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _field_properties(fields: Sequence[QualificationField]) -> dict[str, Any]:
     """A typed property per field; contact fields are always present, the lead row stores them."""
-    properties = {str(f["name"]): _property(f) for f in fields if f.get("name")}
+    properties = {f.name: _property(f) for f in fields}
     for name in CONTACT_FIELDS:
-        properties.setdefault(name, _property({"name": name, "type": name if name != "name" else "text"}))
+        contact = QualificationField(name=name, type="text" if name == "name" else name)  # type: ignore[arg-type]
+        properties.setdefault(name, _property(contact))
     return properties
 
 
-def _property(field: Mapping[str, Any]) -> dict[str, Any]:
-    kind = str(field.get("type") or "text")
-    json_type, hint = _TYPES.get(kind, ("string", ""))
-    description = str(field.get("description") or _CONTACT_DESCRIPTIONS.get(str(field["name"]), field["name"]))
+def _property(field: QualificationField) -> dict[str, Any]:
+    json_type, hint = _TYPES.get(field.type, ("string", ""))
+    description = field.description or _CONTACT_DESCRIPTIONS.get(field.name, field.name)
     prop: dict[str, Any] = {"type": json_type, "description": f"{description} ({hint})" if hint else description}
-    options = field.get("options")
-    if isinstance(options, list) and options and json_type == "string":
-        prop["enum"] = [str(o) for o in options]
+    if field.choices and json_type == "string":
+        prop["enum"] = list(field.choices)
     return prop
 
 
-def _update_lead_description(fields: Sequence[Mapping[str, Any]]) -> str:
-    required = ", ".join(str(f["name"]) for f in fields if f.get("required"))
+def _update_lead_description(fields: Sequence[QualificationField]) -> str:
+    required = ", ".join(f.name for f in fields if f.required)
     text = "Save what the lead told you about themself; send only the fields you learned."
     return f"{text} Required before a conversion: {required}." if required else text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,12 +19,31 @@ _RESERVED = frozenset({"level", "location", "timestamp", "service", "xray_trace_
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON formatter with PII masked in the message and every extra key."""
+    """Powertools' JSON formatter with PII masked in the message and every extra key.
+
+    Appended keys (request id, function name and ARN, organization) are kept per thread, in
+    Powertools' context variable: in Lambda that is the container, and in the local runtime,
+    where every function's "container" is a thread of one process, a line never carries
+    another function's context.
+    """
 
     def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
         items: dict[str, Any] = dict(log)
         masked = {k: (v if k in _RESERVED else mask(v, None if k == "message" else k)) for k, v in items.items()}
         return super().serialize(masked)
+
+    def append_keys(self, **additional_keys: Any) -> None:
+        self.thread_safe_append_keys(**additional_keys)
+
+    def remove_keys(self, keys: Iterable[str]) -> None:
+        self.thread_safe_remove_keys(list(keys))
+
+    def get_current_keys(self) -> dict[str, Any]:
+        return {**self.log_format, **self.thread_safe_get_current_keys()}
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.thread_safe_clear_keys()
 
 
 logger = Logger(service=_SERVICE, logger_formatter=MaskingFormatter(), use_rfc3339=True)

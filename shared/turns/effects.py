@@ -53,21 +53,22 @@ class Outcome:
 
 def plan(ctx: TurnContext, content: str, calls: Sequence[Call]) -> Outcome:
     """Apply the agent's rules to what the model proposed."""
-    fields = {f["name"]: f for f in ctx.fields}
+    fields: dict[str, str] = {f.name: f.type for f in ctx.fields}
     known = ctx.known()
     updates = _captured(calls, fields, known)
     known.update(updates)
-    stage: Stage = ctx.lead.get("stage") or "new"
+    stage: Stage = ctx.lead.stage
     outcome = Outcome(reply=content.strip() or None)
     state = _Stages(stage, outcome.events)
 
     state.move("engaged", "lead.engaged")
     if updates:
         outcome.events.append({"type": "lead.updated", "data": {"fields": sorted(updates)}})
-    rules = ctx.config.get("scoring") or {}
-    new_score = score(known, ctx.fields, rules.get("rubric"))
-    missing = missing_required(known, ctx.fields)
-    threshold = int(rules.get("qualified_threshold", 70))
+    rules = ctx.config.scoring
+    required = [f.name for f in ctx.fields if f.required]
+    new_score = score(known, required, rules.rubric)
+    missing = missing_required(known, required)
+    threshold = rules.qualified_threshold
     requested = _requested_stage(calls)
     if not missing and (new_score >= threshold or requested == "qualified"):
         state.move("qualified", "lead.qualified", {"score": new_score})
@@ -85,7 +86,7 @@ def plan(ctx: TurnContext, content: str, calls: Sequence[Call]) -> Outcome:
     if handoff_reason and state.stage != "converted":
         state.move("handed_off", "handoff.requested", {"reason": handoff_reason})
         outcome.conversation_status = "human"
-        outcome.reply = outcome.reply or _HANDOFF_TEXT.get(ctx.language[:2], _HANDOFF_TEXT["en"])
+        outcome.reply = outcome.reply or handoff_text(ctx.language)
     ended = _first(calls, "end_conversation")
     if ended is not None and outcome.conversation_status is None:
         outcome.conversation_status = "closed"
@@ -110,7 +111,12 @@ class _Stages:
         return True
 
 
-def _captured(calls: Sequence[Call], fields: dict[str, dict[str, Any]], known: dict[str, Any]) -> dict[str, Any]:
+def handoff_text(language: str) -> str:
+    """What the bot says when it hands the lead to a person, in the agent's language."""
+    return _HANDOFF_TEXT.get(language[:2], _HANDOFF_TEXT["en"])
+
+
+def _captured(calls: Sequence[Call], fields: dict[str, str], known: dict[str, Any]) -> dict[str, Any]:
     """Values from ``update_lead`` calls that are valid for their field and new."""
     updates: dict[str, Any] = {}
     for call in calls:
@@ -120,10 +126,10 @@ def _captured(calls: Sequence[Call], fields: dict[str, dict[str, Any]], known: d
         if not isinstance(values, dict):
             continue
         for name, raw in values.items():
-            spec = fields.get(name) or ({"type": name} if name in CONTACT_FIELDS else None)
-            if spec is None:
+            kind = fields.get(name) or (name if name in CONTACT_FIELDS else None)
+            if kind is None:
                 continue
-            value = normalise_value(str(spec.get("type", "text")), raw)
+            value = normalise_value(kind, raw)
             if value is not None and known.get(name) != value:
                 updates[name] = value
     return updates
@@ -140,26 +146,24 @@ def _first(calls: Sequence[Call], name: str) -> Call | None:
 
 
 def _handoff_reason(ctx: TurnContext, calls: Sequence[Call], new_score: int) -> str | None:
-    rules = ctx.config.get("handoff") or {}
+    rules = ctx.config.handoff
     call = _first(calls, "request_handoff")
-    if call is not None and rules.get("on_request", True):
+    if call is not None and rules.on_request:
         return str(call.arguments.get("reason") or "requested")
     text = " ".join(ctx.pending_texts()).lower()
-    for keyword in rules.get("keywords") or []:
-        if keyword and str(keyword).lower() in text:
+    for keyword in rules.keywords:
+        if keyword.lower() in text:
             return f"keyword:{keyword}"
-    min_score = rules.get("min_score")
-    if min_score is not None and new_score >= int(min_score):
+    if rules.min_score is not None and new_score >= rules.min_score:
         return "score"
-    max_turns = rules.get("max_bot_turns")
-    bot_turns = sum(1 for m in ctx.history if m["role"] == "assistant")
-    if max_turns is not None and bot_turns + 1 >= int(max_turns):
+    bot_turns = sum(1 for m in ctx.history if m.role == "assistant")
+    if rules.max_bot_turns is not None and bot_turns + 1 >= rules.max_bot_turns:
         return "max_bot_turns"
     return None
 
 
 def _conversion(ctx: TurnContext, args: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
-    goal = str(ctx.config.get("goal") or "qualify")
+    goal = ctx.config.goal
     value = normalise_value("money", args.get("value"))
     if value is None:
         value = normalise_value("money", known.get("budget")) or 0
@@ -175,8 +179,8 @@ def _lead_patch(ctx: TurnContext, updates: dict[str, Any], new_score: int, stage
     patch: dict[str, Any] = {name: updates[name] for name in CONTACT_FIELDS if name in updates}
     if updates:
         patch["qualification"] = updates
-    if new_score != ctx.lead.get("score"):
+    if new_score != ctx.lead.score:
         patch["score"] = new_score
-    if stage != ctx.lead.get("stage"):
+    if stage != ctx.lead.stage:
         patch["stage"] = stage
     return patch

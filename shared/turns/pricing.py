@@ -13,8 +13,8 @@ def alias_pricing() -> dict[str, dict[str, float]]:
     A reservation must cover the worst case, so an alias served by several deployments
     (or falling back to another) is priced at its most expensive one.
     """
-    from shared.clients.llm import get_router
     from shared.llm.prices import deployment_price
+    from shared.llm.router import get_router
 
     router = get_router()
     groups: dict[str, list[dict[str, Any]]] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.turns.context import TurnContext
+from shared.agents.config import QualificationField
+from shared.turns.context import HistoryMessage, TurnContext
 
 KNOWN_DATA_PREFIX = "Known lead data: "
 _ROLES = {"lead": "user", "assistant": "assistant", "human": "assistant"}
@@ -16,40 +17,40 @@ def system_prompt(ctx: TurnContext) -> str:
     config = ctx.config
     fields = "\n".join(_field_line(f) for f in ctx.fields)
     parts = [
-        f"You are {config.get('persona') or 'a helpful sales assistant'}.",
-        str(config.get("instructions") or ""),
-        f"Goal: {config.get('goal', 'qualify')}",
+        f"You are {config.persona}.",
+        config.instructions,
+        f"Goal: {config.goal}",
         f"Language: {ctx.language}",
         "Capture these fields with the update_lead tool, one question at a time:",
         fields,
         "Call request_handoff when the lead asks for a person; record_conversion when the goal is reached.",
         KNOWN_DATA_PREFIX + json.dumps(ctx.known(), ensure_ascii=False, sort_keys=True, default=str),
     ]
-    if ctx.conversation.get("summary"):
-        parts.append(f"Summary of the earlier conversation: {ctx.conversation['summary']}")
+    if ctx.conversation.summary:
+        parts.append(f"Summary of the earlier conversation: {ctx.conversation.summary}")
     return "\n".join(p for p in parts if p)
 
 
-def _field_line(field: dict[str, Any]) -> str:
-    required = ", required" if field.get("required") else ""
-    return f"- {field['name']} ({field.get('type', 'text')}{required}): {field.get('description', '')}"
+def _field_line(field: QualificationField) -> str:
+    required = ", required" if field.required else ""
+    return f"- {field.name} ({field.type}{required}): {field.description}"
 
 
 def messages(ctx: TurnContext) -> list[dict[str, Any]]:
     """OpenAI-format messages for the model: system prompt, then the recent history."""
     out: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(ctx)}]
     for message in ctx.history:
-        role = _ROLES.get(message["role"])
+        role = _ROLES.get(message.role)
         if role is None:
             continue
         out.append({"role": role, "content": _describe(message)})
     return out
 
 
-def _describe(message: dict[str, Any]) -> str:
+def _describe(message: HistoryMessage) -> str:
     """Text for the model; media and other non-text messages are described, not dropped."""
-    content = str(message.get("content") or "")
-    kind = message.get("content_type") or "text"
+    content = message.content
+    kind = message.content_type
     if kind == "text":
         return content
     caption = f": {content}" if content else ""

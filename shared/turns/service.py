@@ -2,7 +2,8 @@
 
 Workers only: this module imports litellm (through shared.llm.gateway).
 
-Two database round trips on the happy path (``app.begin_turn``, ``app.finish_turn``).
+Two database round trips on the happy path (``app.begin_turn``, ``app.finish_turn``); one
+more only when the budget runs out and the agent falls back to a cheaper alias.
 Redelivery is harmless: a handled message is skipped, and a reply is unique per lead
 message. A human who takes over while the model runs wins: ``finish_turn`` re-checks
 under the conversation's row lock and then stores no AI reply.
@@ -15,8 +16,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
 
+from pydantic import TypeAdapter
+
+from shared.agents.config import AgentConfig
 from shared.db import service_call
 from shared.errors import AppError, BudgetExceeded
 from shared.llm.gateway import complete
@@ -24,13 +28,16 @@ from shared.llm.tools import build_tools
 from shared.observability import logger, metrics
 from shared.observability.context import bind_organization
 from shared.realtime import broadcast
-from shared.turns import effects, prompt
+from shared.turns import budget, effects, estimate, prompt
 from shared.turns.context import TurnContext
+from shared.turns.delivery import undeliverable
+from shared.turns.outcome import Conversion, LeadEvent, LeadPatch, Problem, Reply, TurnOutcome, Usage
 from shared.turns.pricing import alias_pricing
 from shared.whatsapp.outbound import send_reply
 
 HISTORY_LIMIT = 20
-MAX_OUTPUT_TOKENS = 512
+_DEFAULT_ALIAS = AgentConfig.model_fields["model"].default
+_EVENTS = TypeAdapter(list[LeadEvent])
 
 
 @dataclass(frozen=True)
@@ -45,15 +52,21 @@ async def run_turn(message_id: uuid.UUID) -> TurnResult:
     """Answer the lead message ``message_id`` (and any other unanswered ones before it)."""
     row = await service_call(
         "select app.begin_turn(%s, %s, %s, %s::jsonb) as turn",
-        (message_id, HISTORY_LIMIT, MAX_OUTPUT_TOKENS, json.dumps(alias_pricing())),
+        (message_id, HISTORY_LIMIT, _DEFAULT_ALIAS, _coefficients_json()),
     )
     turn = row["turn"] if row else {"status": "missing"}
     if turn["status"] not in ("ok", "budget_exhausted"):
         return TurnResult(turn["status"])  # missing, done (a redelivery) or not_bot (a human has it)
-    ctx = TurnContext.from_row(turn)
+    ctx = TurnContext.model_validate(turn)
     bind_organization(ctx.organization_id)
+    problem = undeliverable(ctx)
+    if problem is not None:
+        logger.info("reply undeliverable; no model call", extra={"reason": problem.type})
+        metrics.add_metric(name="TurnUndeliverable", unit="Count", value=1)
+        await _finish(ctx, message_id, effects.Outcome(reply=None), settle="release", error=problem)
+        return TurnResult("undeliverable")
     if ctx.status == "budget_exhausted":
-        return await _budget_exhausted(ctx, message_id)
+        return await _budget_exhausted(ctx, message_id, _coefficients())
     return await _answer(ctx, message_id)
 
 
@@ -65,8 +78,8 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID) -> TurnResult:
             ctx.alias,
             prompt.messages(ctx),
             tools=build_tools(ctx.fields),
-            temperature=float(ctx.config.get("temperature", 0.3)),
-            max_tokens=MAX_OUTPUT_TOKENS,
+            temperature=ctx.config.temperature,
+            max_tokens=estimate.MAX_OUTPUT_TOKENS,
             metadata={"organization_id": str(ctx.organization_id), "conversation_id": str(ctx.conversation_id)},
         )
     except AppError as exc:
@@ -78,23 +91,23 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID) -> TurnResult:
         await typing
     calls = [effects.Call(c.name, c.arguments) for c in completion.tool_calls]
     outcome = effects.plan(ctx, completion.content, calls)
-    usage = {
-        "model": completion.model,
-        "alias": completion.alias,
-        "tokens_in": completion.tokens_in,
-        "tokens_out": completion.tokens_out,
-        "latency_ms": completion.latency_ms,
-        "fallback_used": completion.fallback_used,
-    }
+    usage = Usage(
+        model=completion.model,
+        alias=completion.alias,
+        tokens_in=completion.tokens_in,
+        tokens_out=completion.tokens_out,
+        latency_ms=completion.latency_ms,
+        fallback_used=completion.fallback_used,
+    )
     reply = None
     if outcome.reply:
-        reply = {
-            "content": outcome.reply,
-            "model": completion.model,
-            "tokens_in": completion.tokens_in,
-            "tokens_out": completion.tokens_out,
-            "latency_ms": completion.latency_ms,
-        }
+        reply = Reply(
+            content=outcome.reply,
+            model=completion.model,
+            tokens_in=completion.tokens_in,
+            tokens_out=completion.tokens_out,
+            latency_ms=completion.latency_ms,
+        )
     result = await _finish(ctx, message_id, outcome, reply=reply, usage=usage, cost=completion.cost_usd)
     metrics.add_metric(name="TurnCostUSD", unit="Count", value=float(completion.cost_usd))
     if completion.fallback_used:
@@ -102,23 +115,41 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID) -> TurnResult:
     return result
 
 
-async def _budget_exhausted(ctx: TurnContext, message_id: uuid.UUID) -> TurnResult:
-    """No model call: hand off to a human, or refuse with a problem the message row keeps."""
-    action = ctx.config.get("on_budget_exhausted", "fallback")
-    logger.warning("budget exhausted", extra={"action": action})
+@lru_cache(maxsize=1)
+def _coefficients() -> dict[str, estimate.Coefficients]:
+    """Per alias, once per container: prices do not change while it is warm."""
+    return estimate.coefficients(alias_pricing())
+
+
+@lru_cache(maxsize=1)
+def _coefficients_json() -> str:
+    return json.dumps({alias: c.model_dump() for alias, c in _coefficients().items()})
+
+
+async def _budget_exhausted(
+    ctx: TurnContext, message_id: uuid.UUID, coefficients: dict[str, estimate.Coefficients]
+) -> TurnResult:
+    """The agent's alias does not fit: fall back, hand off, or refuse, as ``shared.turns.budget`` decides."""
+    decision = budget.when_exhausted(ctx.config)
+    if decision.action == "fallback" and decision.alias in coefficients:
+        amount = estimate.reservation_usd(ctx.prompt_chars, coefficients[decision.alias])
+        row = await service_call(
+            "select app.reserve_budget(%s, %s, %s, %s, %s) as id",
+            (ctx.organization_id, ctx.conversation.agent_id, ctx.conversation_id, decision.alias, amount),
+        )
+        if row and row["id"]:
+            update = {"alias": decision.alias, "reservation_id": row["id"], "status": "ok"}
+            return await _answer(ctx.model_copy(update=update), message_id)
+        decision = budget.after_fallback_failed()
+    logger.warning("budget exhausted", extra={"action": decision.action})
     metrics.add_metric(name="BudgetExhausted", unit="Count", value=1)
-    if action == "handoff":
+    if decision.action == "handoff":
         outcome = effects.plan(ctx, "", [effects.Call("request_handoff", {"reason": "budget_exhausted"})])
-        return await _finish(ctx, message_id, outcome, reply=_canned(outcome), usage=None, cost=Decimal(0))
+        canned = Reply(content=outcome.reply, model="none") if outcome.reply else None
+        return await _finish(ctx, message_id, outcome, reply=canned)
     problem = BudgetExceeded("the organization's model budget for this month is used up")
-    await _finish(ctx, message_id, effects.Outcome(reply=None), reply=None, usage=None, cost=Decimal(0), error=problem)
+    await _finish(ctx, message_id, effects.Outcome(reply=None), error=_problem(problem))
     return TurnResult("refused")
-
-
-def _canned(outcome: effects.Outcome) -> dict[str, Any] | None:
-    if not outcome.reply:
-        return None
-    return {"content": outcome.reply, "model": "none", "tokens_in": 0, "tokens_out": 0, "latency_ms": 0}
 
 
 async def _finish(
@@ -126,30 +157,35 @@ async def _finish(
     message_id: uuid.UUID,
     outcome: effects.Outcome,
     *,
-    reply: dict[str, Any] | None,
-    usage: dict[str, Any] | None,
-    cost: Decimal,
-    error: AppError | None = None,
+    reply: Reply | None = None,
+    usage: Usage | None = None,
+    cost: Decimal = Decimal(0),
+    settle: str = "charge",
+    error: Problem | None = None,
 ) -> TurnResult:
-    turn = {
-        "organization_id": str(ctx.organization_id),
-        "conversation_id": str(ctx.conversation_id),
-        "message_id": str(message_id),
-        "pending": [str(p) for p in ctx.pending],
-        "reservation_id": str(ctx.reservation_id) if ctx.reservation_id else None,
-        "cost_usd": str(cost),
-        "reply": reply,
-        "usage": usage,
-        "message_error": _problem(error) if error else None,
-        **outcome.as_json(),
-    }
-    row = await service_call("select app.finish_turn(%s::jsonb) as result", (json.dumps(turn, default=str),))
+    turn = TurnOutcome(
+        organization_id=ctx.organization_id,
+        conversation_id=ctx.conversation_id,
+        message_id=message_id,
+        pending=ctx.pending,
+        reservation_id=ctx.reservation_id,
+        settle="release" if settle == "release" else "charge",
+        cost_usd=cost,
+        reply=reply,
+        usage=usage,
+        lead=LeadPatch.model_validate(outcome.lead) if outcome.lead else None,
+        events=_EVENTS.validate_python(outcome.events),
+        conversion=Conversion.model_validate(outcome.conversion) if outcome.conversion else None,
+        conversation_status=outcome.conversation_status,  # type: ignore[arg-type]
+        message_error=error,
+    )
+    row = await service_call("select app.finish_turn(%s::jsonb) as result", (turn.model_dump_json(),))
     result = (row or {}).get("result") or {}
     reply_id = result.get("reply_id")
     if result.get("status") == "taken_over":
         logger.info("a human took over during the turn; no AI reply")
     turn_result = TurnResult(str(result.get("status", "unknown")), uuid.UUID(reply_id) if reply_id else None)
-    if ctx.conversation.get("channel") == "whatsapp" and turn_result.reply_id:
+    if ctx.conversation.channel == "whatsapp" and turn_result.reply_id:
         await send_reply(ctx.conversation_id, turn_result.reply_id)  # stored queued; WhatsApp needs it sent
     return turn_result
 
@@ -158,9 +194,9 @@ async def _fail(ctx: TurnContext, message_id: uuid.UUID, exc: AppError) -> None:
     """Release the reservation and mark the message failed; the queue will redeliver it."""
     await service_call(
         "select app.fail_turn(%s, %s, %s::jsonb)",
-        (message_id, ctx.reservation_id, json.dumps(_problem(exc))),
+        (message_id, ctx.reservation_id, _problem(exc).model_dump_json()),
     )
 
 
-def _problem(exc: AppError) -> dict[str, Any]:
-    return {"type": f"/problems/{exc.code}", "title": exc.title, "status": exc.status, "detail": exc.detail}
+def _problem(exc: AppError) -> Problem:
+    return Problem(type=f"/problems/{exc.code}", title=exc.title, status=exc.status, detail=exc.detail)

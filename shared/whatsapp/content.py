@@ -1,8 +1,10 @@
 """One inbound WhatsApp message as a row of ``public.messages``: content, content_type and payload.
 
 ``content`` is what the model reads (``shared.turns.prompt`` prefixes non-text kinds with what
-was sent); ``payload`` keeps the structured parts (ids, media, coordinates). Types we do not
-handle are stored as ``unsupported``, never refused.
+was sent); ``payload`` keeps the structured parts (ids, media, coordinates, the message a
+reaction is on). Types we do not handle are stored as ``unsupported``, never refused.
+``answer`` decides whether the message gets a model turn: a reaction or an unsupported type
+does not.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Content:
     content_type: str
     payload: dict[str, Any] = field(default_factory=dict)
     keyword: str | None = None
+    answer: bool = True
 
 
 def of(message: Message) -> Content:
@@ -41,6 +44,8 @@ def of(message: Message) -> Content:
         return _location(message)
     if kind == "contacts" and message.contacts:
         return _contacts(message)
+    if kind == "reaction" and message.reaction is not None:
+        return _reaction(message)
     media = getattr(message, kind, None) if kind in MEDIA_TYPES else None
     if isinstance(media, Media):
         return _media(kind, media)
@@ -78,6 +83,14 @@ def _contacts(message: Message) -> Content:
     return Content(text, "contacts", {"contacts": [{"name": name, "phones": phones} for name, phones in cards]})
 
 
+def _reaction(message: Message) -> Content:
+    """The emoji and the wamid of the message it is on; stored, never answered."""
+    assert message.reaction is not None
+    emoji = message.reaction.emoji or ""
+    payload = {"emoji": emoji or None, "message_id": message.reaction.message_id, "removed": not emoji}
+    return Content(emoji, "reaction", payload, answer=False)
+
+
 def _media(kind: str, media: Media) -> Content:
     payload = {"media_id": media.id, **media.model_dump(exclude={"id"}, exclude_none=True)}
     # The model is told the kind; the caption (or a document's file name) is what it can read.
@@ -87,4 +100,4 @@ def _media(kind: str, media: Media) -> Content:
 
 def _unsupported(message: Message) -> Content:
     errors = [e.model_dump(exclude_none=True) for e in message.errors]
-    return Content("", "unsupported", {"type": message.type, "errors": errors})
+    return Content("", "unsupported", {"type": message.type, "errors": errors}, answer=False)

@@ -8,13 +8,14 @@ Neither the access token nor the body is ever logged.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from shared.clients.http import get_http
 from shared.errors import AppError
-from shared.observability import logger, metrics
+from shared.observability import metrics
 from shared.settings import get_settings
 
 THROUGHPUT_EXCEEDED = 130429
@@ -68,11 +69,13 @@ def messages_url(phone_number_id: str) -> str:
     return f"{settings.whatsapp_graph_url}/{settings.whatsapp_graph_version}/{phone_number_id}/messages"
 
 
-async def send(phone_number_id: str, token: str, body: dict[str, Any]) -> str:
-    """POST one message; its ``wamid`` once Meta accepted it, else ``GraphError``."""
+async def send(
+    phone_number_id: str, token: str, body: dict[str, Any], *, retry_delays: Sequence[float] = RETRY_DELAYS
+) -> str:
+    """POST one message (again after each of ``retry_delays`` while transient); its ``wamid``, else ``GraphError``."""
     client = await get_http()
     error: GraphError | None = None
-    for delay in (0.0, *RETRY_DELAYS):
+    for delay in (0.0, *retry_delays):
         if error is not None:
             metrics.add_metric(name="WhatsAppSendRetried", unit="Count", value=1)
             await _sleep(delay)
@@ -87,7 +90,6 @@ async def send(phone_number_id: str, token: str, body: dict[str, Any]) -> str:
         if response.is_success:
             return _wamid(response)
         error = _error(response)
-        logger.warning("graph api refused a message", extra={"code": error.graph_code, "status": response.status_code})
         if not error.transient:
             raise error
     assert error is not None

@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.conversations.queue import enqueue_turn
 from shared.db import service_call
+from shared.jobs import Queued, TurnJob, submit
 from shared.leads.fields import normalise_phone
 from shared.observability import logger, metrics
 from shared.whatsapp import content, dedup, keywords
@@ -29,11 +29,6 @@ from shared.whatsapp.payload import Message, Value, parse
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _MAX_NAME = 120
-_MARK_QUEUED = """
-    update public.messages m set status = 'queued'
-    where m.id = any(%s::uuid[]) and m.status = 'received'
-    returning m.id
-"""
 
 
 class WebhookAck(BaseModel):
@@ -86,13 +81,9 @@ async def receive(body: bytes) -> WebhookAck:
 
 async def _dispatch(stored: list[dict[str, Any]]) -> None:
     """Enqueue each new message's turn, then mark the enqueued ones queued in one statement."""
-    todo = [(uuid.UUID(s["conversation_id"]), uuid.UUID(s["id"])) for s in stored if s.get("enqueue")]
-    if not todo:
-        return
-    sent = await asyncio.gather(*(enqueue_turn(conversation, message) for conversation, message in todo))
-    queued = [message for (_, message), ok in zip(todo, sent, strict=True) if ok]
-    if queued:
-        await service_call(_MARK_QUEUED, (queued,))
+    await submit(
+        [Queued(uuid.UUID(s["conversation_id"]), TurnJob(message_id=s["id"])) for s in stored if s.get("enqueue")]
+    )
 
 
 def _change(value: Value) -> Change | None:
@@ -134,6 +125,7 @@ def _message(message: Message, names: dict[str, str | None]) -> dict[str, Any] |
         "content_type": parsed.content_type,
         "payload": parsed.payload,
         "keyword": parsed.keyword,
+        "answer": parsed.answer,
     }
 
 

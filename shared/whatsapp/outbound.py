@@ -1,10 +1,13 @@
 """Send one stored outbound message (an AI or a human reply) to the lead over WhatsApp. Workers only.
 
 Idempotent: only a ``queued`` row is sent, and a sender claims it first (``send_claimed_at``),
-so a redelivered job or a second worker finds nothing to do. Inside the 24-hour window the
-text goes out, split to fit; outside it (by our clock, or Meta's 131047) the agent's approved
-template goes instead. An opted-out lead gets nothing: the row is marked failed and says why.
-Meta being unavailable releases the claim and raises ``UpstreamUnavailable`` for a retry.
+so a redelivered job or a second worker finds nothing to do. In order: a message is not
+claimed while an earlier outbound message of its conversation is still queued. Inside the
+24-hour window the text goes out, split to fit; outside it (by our clock, or Meta's 131047)
+the agent's approved template goes instead. An opted-out lead gets nothing: the row is marked
+failed and says why (``app.fail_send``, which also emits ``message.failed``). Meta being
+unavailable counts an attempt and raises ``SendRetry``, until ``shared.whatsapp.retries`` says
+the attempts are used up; then the message fails too.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from typing import Any
 
 from shared.db import service_call, service_session
 from shared.errors import AppError, NotFound, UpstreamUnavailable
+from shared.jobs import Queued, SendJob, submit
 from shared.observability import logger, metrics
 from shared.secrets_store import read_secret
-from shared.whatsapp import compose, graph, throughput
-from shared.whatsapp.jobs import enqueue_send
+from shared.whatsapp import compose, graph, retries, throughput
 
 # Longer than a worker's timeout: a claim this old belongs to a sender that died.
 STALE_CLAIM = timedelta(minutes=5)
@@ -29,7 +32,12 @@ _CLAIM = """
         update public.messages m set send_claimed_at = now()
         where m.id = %(id)s and m.status = 'queued' and m.role in ('assistant', 'human')
           and (m.send_claimed_at is null or m.send_claimed_at < now() - %(stale)s::interval)
-        returning m.id, m.conversation_id, m.content, m.payload
+          and not exists (
+              select 1 from public.messages e
+              where e.conversation_id = m.conversation_id and e.role in ('assistant', 'human')
+                and e.status = 'queued' and (e.created_at, e.id) < (m.created_at, m.id)
+          )
+        returning m.id, m.conversation_id, m.content, m.payload, m.send_attempts
     )
     select claimed.*, coalesce(c.window_expires_at > now(), false) as window_open, l.phone, l.name as lead_name,
            l.consent, i.external_id as phone_number_id, i.secret_id, i.config as integration_config,
@@ -47,12 +55,15 @@ _CLAIM = """
         limit 1
     ) i on true
 """
-# Updates return the row, as service_call reads one back (none when the message moved on meanwhile).
-_FAIL = """
-    update public.messages m set status = 'failed', error = %s::jsonb
-    where m.id = %s and m.status = 'queued' returning m.id
+# Why a message was not claimed: it waits for an earlier one (true), or it is not sendable now (false).
+_BLOCKED = """
+    select exists (
+        select 1 from public.messages e
+        where e.conversation_id = m.conversation_id and e.role in ('assistant', 'human')
+          and e.status = 'queued' and (e.created_at, e.id) < (m.created_at, m.id)
+    ) as blocked
+    from public.messages m where m.id = %s and m.status = 'queued'
 """
-_RELEASE = "update public.messages m set send_claimed_at = null where m.id = %s and m.status = 'queued' returning m.id"
 _PROGRESS = """
     update public.messages m set payload = m.payload || jsonb_build_object('wamids', %s::jsonb)
     where m.id = %s returning m.id
@@ -64,6 +75,7 @@ class Outgoing:
     """A claimed message and everything needed to send it."""
 
     id: uuid.UUID
+    attempts: int  # failed attempts before this one
     content: str
     sent: list[str]  # wamids of the chunks an earlier attempt already sent
     window_open: bool
@@ -84,42 +96,72 @@ class Refused(Exception):
 
 
 async def send_stored_message(message_id: uuid.UUID) -> str:
-    """Send ``message_id`` if still queued: ``sent``, ``failed`` or ``skipped`` (not queued, or claimed)."""
+    """Send ``message_id`` if still queued: ``sent``, ``failed`` or ``skipped`` (not queued, or claimed).
+
+    Raises ``retries.RetryLater`` while it must wait: for Meta (an attempt is counted) or for an
+    earlier message of the conversation.
+    """
     try:
         outgoing = await _claim(message_id)
-        if outgoing is None:
-            return "skipped"
+    except Refused as refused:
+        return await _failed(message_id, refused.problem)
+    if outgoing is None:
+        blocked = await service_call(_BLOCKED, (message_id,))
+        if blocked and blocked["blocked"]:
+            raise retries.WaitForEarlier()
+        return "skipped"
+    try:
         wamids = await _deliver(outgoing)
     except Refused as refused:
         return await _failed(message_id, refused.problem)
     except graph.GraphError as exc:
         if not exc.transient:
             return await _failed(message_id, exc.problem())
-        await service_call(_RELEASE, (message_id,))
-        raise UpstreamUnavailable("WhatsApp is unavailable; the message stays queued") from exc
-    except UpstreamUnavailable:
-        await service_call(_RELEASE, (message_id,))
-        raise
+        return await _attempt_failed(outgoing, exc.problem())
+    except UpstreamUnavailable as exc:
+        return await _attempt_failed(outgoing, _problem(exc))
     await service_call("select app.whatsapp_mark_sent(%s, %s)", (message_id, wamids))
     metrics.add_metric(name="WhatsAppMessagesSent", unit="Count", value=len(wamids))
     return "sent"
 
 
+async def _attempt_failed(out: Outgoing, problem: dict[str, Any]) -> str:
+    """Count a transient failure: fail the message after the last attempt, else raise ``SendRetry``."""
+    attempts = out.attempts + 1
+    if retries.exhausted(attempts):
+        return await _failed(out.id, {**problem, "attempts": attempts})
+    retry = retries.SendRetry(attempts, str(problem.get("title")))
+    await service_call("select app.retry_send(%s, %s) as attempts", (out.id, retry.delay_seconds))
+    # One line per attempt, no traceback: an outage is expected, and the job will run again.
+    logger.warning(
+        "whatsapp send failed; will retry",
+        extra={"attempt": attempts, "retry_in_s": retry.delay_seconds, "code": problem.get("code")},
+    )
+    metrics.add_metric(name="WhatsAppSendRetried", unit="Count", value=1)
+    raise retry
+
+
 async def _failed(message_id: uuid.UUID, problem: dict[str, Any]) -> str:
-    await service_call(_FAIL, (json.dumps(problem), message_id))
+    await service_call("select app.fail_send(%s, %s::jsonb) as failed", (message_id, json.dumps(problem)))
     logger.warning("whatsapp message not sent", extra={"reason": problem["type"], "code": problem.get("code")})
     metrics.add_metric(name="WhatsAppSendFailed", unit="Count", value=1)
     return "failed"
 
 
+def _problem(exc: AppError) -> dict[str, Any]:
+    return {"type": f"/problems/{exc.code}", "title": exc.title, "status": exc.status, "detail": exc.detail}
+
+
 async def send_reply(conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """Send a reply the turn just stored; if Meta is unavailable, leave it to a queued send job."""
+    """Send a reply the turn just stored, once; anything else is left to a send job in its own group.
+
+    Never fails the turn: its reply exists, and redelivering the turn would not send it.
+    """
     try:
         await send_stored_message(message_id)
     except AppError as exc:
-        # Never fail the turn: its reply exists, and redelivering the turn would not send it.
-        logger.warning("whatsapp reply not sent yet; queued a send job", extra={"error": exc.code})
-        await enqueue_send(conversation_id, message_id)
+        logger.info("whatsapp reply not sent yet; queued a send job", extra={"error": exc.code})
+        await submit([Queued(conversation_id, SendJob(message_id=message_id))])
 
 
 async def _claim(message_id: uuid.UUID) -> Outgoing | None:
@@ -135,6 +177,7 @@ async def _claim(message_id: uuid.UUID) -> Outgoing | None:
     payload = row["payload"] or {}
     return Outgoing(
         id=row["id"],
+        attempts=row["send_attempts"],
         content=row["content"],
         sent=[str(w) for w in payload.get("wamids") or []],
         window_open=row["window_open"],
@@ -200,4 +243,5 @@ async def _send_text(out: Outgoing) -> list[str]:
 
 async def _post(out: Outgoing, body: dict[str, Any]) -> str:
     await throughput.acquire(out.phone_number_id, out.per_second)
-    return await graph.send(out.phone_number_id, out.token, body)
+    # One POST per attempt: the send job's visibility timeout spaces the retries, not a sleep here.
+    return await graph.send(out.phone_number_id, out.token, body, retry_delays=())

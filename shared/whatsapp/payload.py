@@ -55,6 +55,13 @@ class Location(Part):
     url: str | None = None
 
 
+class Reaction(Part):
+    """An emoji on an earlier message (``message_id`` is its wamid); no emoji means the reaction was removed."""
+
+    message_id: str | None = None
+    emoji: str | None = None
+
+
 class Media(Part):
     """image, audio, video, document or sticker: Meta keeps the file, we keep its id."""
 
@@ -105,6 +112,7 @@ class Message(Part):
     button: Button | None = None
     location: Location | None = None
     contacts: list[SharedContact] | None = None
+    reaction: Reaction | None = None
     image: Media | None = None
     audio: Media | None = None
     video: Media | None = None

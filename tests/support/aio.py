@@ -27,7 +27,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def close_container_clients() -> None:
     """Close the DB connection and Redis client held by the session loop, then the loop."""
-    from shared.clients.lifecycle import close_clients
+    from shared.lifecycle import close_clients
 
     if LOOP.is_closed():
         return

@@ -9,10 +9,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.events.dispatch import dispatch_pending
-from shared.events.registry import deliverers
 from shared.observability import logger, publish_metrics
 from shared.runtime import run
 from shared.settings import get_settings
+from shared.subscribers import deliverers
 
 get_settings()
 DELIVERERS = deliverers()

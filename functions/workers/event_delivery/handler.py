@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.events.registry import deliverers
 from shared.events.worker import process_record
 from shared.observability import logger, publish_metrics
 from shared.settings import get_settings
+from shared.subscribers import deliverers
 
 get_settings()
 DELIVERERS = deliverers()

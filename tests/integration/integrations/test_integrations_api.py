@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.integration.whatsapp.fake_graph import FakeGraph
 from tests.support.api import LambdaApi
 from tests.support.sql import authenticate_as
 
@@ -81,24 +82,34 @@ def test_an_admin_connects_hubspot_and_the_token_is_stored_encrypted_and_never_r
     assert TOKEN not in listing.body
 
 
-def test_each_kind_is_created_with_its_own_shape(
-    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str
-) -> None:
-    org = make_org()
+def _agent(database_url: str, org: dict[str, Any]) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         agent = conn.execute(
             "insert into public.agents (organization_id, name) values (%s, 'SDR') returning id", (org["id"],)
         ).fetchone()
     assert agent is not None
+    return str(agent[0])
+
+
+def _whatsapp(agent: str, number: str | None = None, token: str = "EAAG" + "x" * 40) -> dict[str, Any]:
+    return {
+        "kind": "whatsapp",
+        "name": "Número principal",
+        "external_id": number or str(uuid.uuid4().int % 10**15),
+        "agent_id": agent,
+        "config": {"waba_id": "102290129340398"},
+        "credentials": {"access_token": token},
+    }
+
+
+def test_each_kind_is_created_with_its_own_shape(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str, graph: FakeGraph
+) -> None:
+    org = make_org()
+    whatsapp = _whatsapp(_agent(database_url, org))
+    graph.own(whatsapp["external_id"], "102290129340398", whatsapp["credentials"]["access_token"])
     bodies = [
-        {
-            "kind": "whatsapp",
-            "name": "Número principal",
-            "external_id": str(uuid.uuid4().int % 10**15),
-            "agent_id": str(agent[0]),
-            "config": {"waba_id": "102290129340398"},
-            "credentials": {"access_token": "EAAG" + "x" * 40},
-        },
+        whatsapp,
         {
             "kind": "pipedrive",
             "name": "Pipedrive",
@@ -284,3 +295,63 @@ def test_listing_pages_newest_first(api: LambdaApi, make_org: Callable[[], dict[
     second = _listing(api, org, f"?limit=2&cursor={first['next_cursor']}").json()
     assert [i["id"] for i in first["data"] + second["data"]] == ids[::-1]
     assert second["next_cursor"] is None
+
+
+def _neutral(response: Any) -> tuple[int, list[dict[str, Any]]]:
+    """What a refused registration says: status and errors (no ids of the request)."""
+    return response.status, response.json()["errors"]
+
+
+def test_a_number_the_token_cannot_read_or_outside_the_waba_is_refused_with_a_neutral_422(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str, graph: FakeGraph
+) -> None:
+    # given a number owned with one token in one WABA
+    org = make_org()
+    body = _whatsapp(_agent(database_url, org))
+    graph.own(body["external_id"], "999999999999999", body["credentials"]["access_token"])
+    # when registered with another WABA, or with a token that cannot read it
+    other_waba = _create(api, org, body)
+    other_token = _create(api, org, {**body, "credentials": {"access_token": "EAAG" + "y" * 40}})
+    # then both are the same 422 naming body.external_id, and nothing is stored
+    assert _neutral(other_waba) == _neutral(other_token)
+    assert other_waba.status == 422
+    assert [e["field"] for e in other_waba.json()["errors"]] == ["body.external_id"]
+    assert _listing(api, org, "?kind=whatsapp").json()["data"] == []
+
+
+def test_a_number_registered_by_another_organization_answers_like_a_failed_check(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str, graph: FakeGraph
+) -> None:
+    # given a number another organization registered (it passed the ownership check)
+    first, second = make_org(), make_org()
+    body = _whatsapp(_agent(database_url, first))
+    graph.own(body["external_id"], "102290129340398", body["credentials"]["access_token"])
+    assert _create(api, first, body).status == 201
+    # when a second organization registers it (its token reads it too) and a third number fails the check
+    taken = _create(api, second, {**body, "agent_id": _agent(database_url, second)})
+    unowned = _create(api, second, _whatsapp(_agent(database_url, second)))
+    # then the answers are the same: nothing tells the second organization that the number is taken
+    assert _neutral(taken) == _neutral(unowned)
+    assert "integrations_" not in taken.body
+    assert "already" not in taken.body
+
+
+def test_moving_a_registered_number_to_one_the_token_does_not_own_is_refused(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str, graph: FakeGraph
+) -> None:
+    # given a verified WhatsApp number
+    org = make_org()
+    body = _whatsapp(_agent(database_url, org))
+    token = body["credentials"]["access_token"]
+    graph.own(body["external_id"], "102290129340398", token)
+    created = _create(api, org, body).json()
+    # when its external id is changed to a number the token does not own, with or without the token
+    patch = {"external_id": "123456789012345"}
+    with_token = {**patch, "credentials": {"access_token": token}}
+    without = api.call("PATCH", f"/integrations/{created['id']}", token=org["owner"].token, body=patch)
+    refused = api.call("PATCH", f"/integrations/{created['id']}", token=org["owner"].token, body=with_token)
+    # then both are refused and the number is unchanged
+    assert (without.status, refused.status) == (422, 422)
+    assert [e["field"] for e in refused.json()["errors"]] == ["body.external_id"]
+    [listed] = _listing(api, org, "?kind=whatsapp").json()["data"]
+    assert listed["external_id"] == body["external_id"]

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from shared.clients.llm import build_router, close_llm, load_config
+from shared.agents.config import QualificationField
 from shared.errors import InvalidInput, UpstreamUnavailable
 from shared.llm.gateway import Completion, complete
+from shared.llm.router import LOCAL_MODEL, build_router, close_llm, load_config
 from shared.llm.sdk import Router
 from shared.llm.tools import build_tools
 from shared.turns import prompt
@@ -38,19 +39,25 @@ def _messages(text: str, known: dict[str, Any] | None = None) -> list[dict[str, 
         status="ok",
         organization_id=uuid.uuid4(),
         conversation={"id": str(uuid.uuid4())},
-        config={"goal": "qualify", "language": "pt-BR", "qualification_fields": FIELDS},
+        config={"persona": "Sofia", "goal": "qualify", "language": "pt-BR", "qualification_fields": FIELDS},
         lead={"qualification": known or {}},
-        history=[{"id": "m1", "role": "lead", "content": text}],
+        history=[{"id": str(uuid.uuid4()), "role": "lead", "content": text}],
         pending=[],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
     return prompt.messages(ctx)
 
 
 def _ask(router: Router, alias: str, text: str = "Oi, me chamo Ana", **known: Any) -> Completion:
-    return run(complete(alias, _messages(text, known), tools=build_tools(FIELDS), router=router))
+    return run(
+        complete(
+            alias,
+            _messages(text, known),
+            tools=build_tools([QualificationField.model_validate(f) for f in FIELDS]),
+            router=router,
+        )
+    )
 
 
 def _openai(alias: str, base: str) -> dict[str, Any]:
@@ -65,7 +72,7 @@ def _failing_router(fake: FakeProvider, mode: str, fallback: dict[str, Any] | No
     model_list = [_openai("smart", fake.api_base(mode))] + ([copy.deepcopy(fallback)] if fallback else [])
     fallbacks = [{"smart": [fallback["model_name"]]}] if fallback else []
     router_settings = {"num_retries": 0, "timeout": TIMEOUT, "fallbacks": fallbacks, **settings}
-    return build_router({"model_list": model_list, "router_settings": router_settings})
+    return build_router({"model_list": model_list, "router_settings": router_settings}, LOCAL_MODEL)
 
 
 def _economy() -> dict[str, Any]:
@@ -76,7 +83,7 @@ def _economy() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def shipped_router() -> Router:
     """The Router built from infra/litellm/config.yaml, separate from the container's cached one."""
-    return build_router(copy.deepcopy(SHIPPED))
+    return build_router(copy.deepcopy(SHIPPED), LOCAL_MODEL)
 
 
 def test_the_local_model_answers_with_parsed_tool_calls_tokens_and_cost(shipped_router: Router) -> None:

@@ -144,16 +144,19 @@ class TurnQueue:
             self.sqs.delete_message(QueueUrl=self.queue.url, ReceiptHandle=message["ReceiptHandle"])
 
     def take(self, *groups: Any) -> list[dict[str, Any]]:
-        """Receive and delete everything visible; the bodies of the named groups' messages."""
-        wanted, mine = {str(g) for g in groups}, []
+        """Receive and delete everything visible; the bodies of the named conversations' jobs (turns, sends)."""
+        wanted, mine = _groups(groups), []
         while batch := self._receive():
             mine += [json.loads(m["Body"]) for m in batch if m["Attributes"]["MessageGroupId"] in wanted]
             self._delete(batch)
         return mine
 
     def drain(self, invoke: Callable[[dict[str, Any]], dict[str, Any]], *groups: Any, rounds: int = 20) -> int:
-        """Run the named groups' messages through the worker (others are dropped); the number handled."""
-        wanted, handled = {str(g) for g in groups}, 0
+        """Run the named conversations' jobs through the worker (others are dropped); the number handled.
+
+        A failed job is visible again at once, as if its backoff had passed.
+        """
+        wanted, handled = _groups(groups), 0
         for _ in range(rounds):
             batch = self._receive()
             if not batch:
@@ -164,8 +167,18 @@ class TurnQueue:
                 continue
             failed = {f["itemIdentifier"] for f in invoke(sqs_event(mine, self.queue)).get("batchItemFailures", [])}
             self._delete([m for m in mine if m["MessageId"] not in failed])
+            for message in mine:
+                if message["MessageId"] in failed:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
             handled += len(mine) - len(failed)
         return handled
+
+
+def _groups(conversations: tuple[Any, ...]) -> set[str]:
+    """The message groups of ``conversations``: each one's turns and its sends."""
+    return {group for c in conversations for group in (str(c), f"send:{c}")}
 
 
 def fifo_event(*bodies: tuple[Any, dict[str, Any]]) -> dict[str, Any]:

@@ -164,3 +164,27 @@ def test_an_enqueue_failure_leaves_the_message_received_for_the_sweep(
     assert post(api, raw(text(number.phone_number_id, lead, "Oi"))).status == 200
     [message] = number.messages(lead)
     assert message["status"] == "received"
+
+
+def test_a_reaction_is_stored_with_its_emoji_and_the_message_it_is_on_without_a_turn(
+    api: LambdaApi, number: Number, turns: TurnQueue
+) -> None:
+    # given a lead who wrote, and then reacts to that message
+    lead = new_phone()
+    first = delivery("text.json", number.phone_number_id, lead)
+    assert post(api, raw(first)).status == 200
+    conversation = number.conversation(lead)["id"]
+    turns.take(conversation)
+    reacted_wamid = first["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    reaction = delivery("reaction.json", number.phone_number_id, lead)
+    reaction["entry"][0]["changes"][0]["value"]["messages"][0]["reaction"]["message_id"] = reacted_wamid
+    # when the reaction arrives
+    assert post(api, raw(reaction)).status == 200
+    # then it is stored with its meaning, handled, and no turn is queued for it
+    text_message, stored = number.messages(lead)
+    assert (stored["content_type"], stored["content"]) == ("reaction", "\U0001f44d")
+    assert stored["payload"]["emoji"] == "\U0001f44d"
+    assert stored["payload"]["message_id"] == reacted_wamid
+    assert stored["payload"]["reacted_message_id"] == str(text_message["id"])
+    assert stored["handled_at"] is not None
+    assert turns.take(conversation) == []

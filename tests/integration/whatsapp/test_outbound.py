@@ -7,9 +7,8 @@ import uuid
 
 import pytest
 
-from shared.errors import UpstreamUnavailable
-from shared.whatsapp import graph
 from shared.whatsapp.outbound import send_stored_message
+from shared.whatsapp.retries import MAX_SEND_ATTEMPTS, SendRetry
 from tests.integration.whatsapp.conftest import TEMPLATE, connect_number
 from tests.integration.whatsapp.fake_graph import FakeGraph, meta_error
 from tests.integration.whatsapp.helpers import ACCESS_TOKEN, Number, new_phone, post, raw, text
@@ -119,14 +118,48 @@ def test_a_131047_answer_to_free_text_falls_back_to_the_template(
     [meta_error(130429, "(#130429) Rate limit hit", "throughput"), (503, {"error": {"message": "down", "code": 2}})],
     ids=["130429", "5xx"],
 )
-def test_throughput_and_server_errors_are_retried(
+def test_throughput_and_server_errors_are_retried_later_with_backoff(
     api: LambdaApi, number: Number, meta: FakeGraph, answer: tuple[int, dict[str, object]]
 ) -> None:
+    # given Meta refusing twice for now
     lead = _lead(api, number)
     meta.answer(answer, answer)
     reply = number.outbound(lead, "Oi!")
+    # when sent three times / then the first two ask for a retry, each later than the one before
+    delays = []
+    for _ in range(2):
+        with pytest.raises(SendRetry) as retry:
+            run(send_stored_message(reply))
+        delays.append(retry.value.delay_seconds)
     assert run(send_stored_message(reply)) == "sent"
+    assert delays[0] < delays[1]
     assert len(meta.requests) == 3
+
+
+def test_after_the_last_attempt_the_message_fails_and_message_failed_is_emitted(
+    api: LambdaApi, number: Number, meta: FakeGraph
+) -> None:
+    # given Meta down for good
+    lead = _lead(api, number)
+    down = (503, {"error": {"message": "Service temporarily unavailable", "code": 2}})
+    meta.answer(*[down] * MAX_SEND_ATTEMPTS)
+    reply = number.outbound(lead, "Oi!")
+    # when every attempt is used
+    for _ in range(MAX_SEND_ATTEMPTS - 1):
+        with pytest.raises(SendRetry):
+            run(send_stored_message(reply))
+    assert run(send_stored_message(reply)) == "failed"
+    # then the message is failed with Meta's problem, and subscribers hear of it
+    stored = _message(number, reply)
+    assert stored["status"] == "failed"
+    assert stored["error"]["attempts"] == MAX_SEND_ATTEMPTS
+    assert stored["error"]["title"] == "Service temporarily unavailable"
+    [event] = number.query(
+        "select payload from public.event_outbox where type = 'message.failed' and payload ->> 'message_id' = %s",
+        str(reply),
+    )
+    assert event["payload"]["problem"]["type"] == "/problems/whatsapp-error"
+    assert len(meta.requests) == MAX_SEND_ATTEMPTS
 
 
 def test_when_meta_stays_down_the_message_stays_queued_for_a_retry(
@@ -135,10 +168,10 @@ def test_when_meta_stays_down_the_message_stays_queued_for_a_retry(
     # given Meta failing every attempt
     lead = _lead(api, number)
     down = (500, {"error": {"message": "An unknown error occurred", "code": 1}})
-    meta.answer(*[down] * (1 + len(graph.RETRY_DELAYS)))
+    meta.answer(down)
     reply = number.outbound(lead, "Oi!")
     # when sent / then the caller is told to retry, and the message is queued and unclaimed
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(SendRetry):
         run(send_stored_message(reply))
     stored = _message(number, reply)
     assert (stored["status"], stored["send_claimed_at"]) == ("queued", None)
@@ -189,9 +222,9 @@ def test_a_split_send_interrupted_midway_resumes_after_the_chunks_already_sent(
 ) -> None:
     lead = _lead(api, number)
     reply = number.outbound(lead, ("Frase número um. " * 300).strip())
-    meta.answer((200, {"messages": [{"id": "wamid.first"}]}), *[(500, {})] * (1 + len(graph.RETRY_DELAYS)))
-    with pytest.raises(UpstreamUnavailable):
+    meta.answer((200, {"messages": [{"id": "wamid.first"}]}), (500, {}))
+    with pytest.raises(SendRetry):
         run(send_stored_message(reply))
     assert run(send_stored_message(reply)) == "sent"
-    assert len(meta.requests) == 2 + len(graph.RETRY_DELAYS) + 1  # chunk 1 once, chunk 2 retried then sent
+    assert len(meta.requests) == 3  # chunk 1 once, chunk 2 refused then sent
     assert _message(number, reply)["payload"] == {"wamids": ["wamid.first", meta.wamids[0]]}

@@ -33,7 +33,7 @@ class Containers:
 
     def retire(self) -> None:
         """Close each container's clients, then its loop (litellm's process-wide logger sits on one of them)."""
-        from shared.clients.lifecycle import close_clients
+        from shared.lifecycle import close_clients
 
         for loop in self.loops:
             loop.run_until_complete(close_clients())

@@ -32,7 +32,7 @@ def _openai(fake: FakeProvider, mode: str) -> dict[str, Any]:
 @pytest.fixture
 def router_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Point the worker's Router at a config written by the test (the container rebuilds it)."""
-    from shared.clients.llm import get_router
+    from shared.llm.router import get_router
     from shared.settings import get_settings
     from shared.turns.pricing import alias_pricing
 

@@ -67,3 +67,36 @@ def test_the_sweep_requeues_lost_turns_and_sends_and_releases_dead_reservations(
         )
         == []
     )
+
+
+def test_a_lost_send_is_re_sent_a_bounded_number_of_times_then_failed(tenant: Tenant, aws: Any) -> None:
+    # given a WhatsApp reply whose send job was lost, and that has used every attempt but the last
+    from shared.turns.sweep import requeue_unsent
+    from shared.whatsapp.retries import MAX_SEND_ATTEMPTS
+    from tests.support.aio import run
+
+    whatsapp = tenant.conversation("whatsapp")
+    [row] = tenant.query(
+        "insert into public.messages (organization_id, conversation_id, role, content, status, created_at,"
+        " send_attempts) values (%s, %s, 'assistant', 'x', 'queued', now() - interval '10 minutes', %s) returning id",
+        tenant.org,
+        whatsapp,
+        MAX_SEND_ATTEMPTS - 2,
+    )
+    mine = {"type": "send", "message_id": str(row["id"])}
+    _queued_bodies(aws)
+    # when the sweep finds it lost twice
+    run(requeue_unsent())
+    first = _queued_bodies(aws)  # that job is lost too
+    run(requeue_unsent())
+    second = _queued_bodies(aws)
+    # then it was re-sent once, and the second time failed with a problem and a message.failed event
+    assert (mine in first, mine in second) == (True, False)
+    [message] = tenant.query("select status, error from public.messages where id = %s", row["id"])
+    assert message["status"] == "failed"
+    assert message["error"]["type"] == "/problems/whatsapp-send-abandoned"
+    [event] = tenant.query(
+        "select payload from public.event_outbox where type = 'message.failed' and payload ->> 'message_id' = %s",
+        str(row["id"]),
+    )
+    assert event["payload"]["attempts"] == MAX_SEND_ATTEMPTS

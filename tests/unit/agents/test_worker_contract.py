@@ -28,7 +28,6 @@ def _ctx(config: dict[str, Any], text: str = "oi") -> TurnContext:
         pending=[uuid.UUID(message["id"])],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.clients.llm import DEFAULT_CONFIG, build_router, get_router, load_config
+from shared.llm.router import DEFAULT_CONFIG, LOCAL_MODEL, build_router, get_router, load_config
 from shared.settings import get_settings
 from shared.turns.pricing import alias_pricing
 
@@ -53,7 +53,7 @@ def test_fallbacks_name_existing_aliases_and_the_router_accepts_every_setting() 
             assert {alias, *targets} <= aliases
     assert {"num_retries", "retry_after", "timeout", "cooldown_time", "allowed_fails"} <= set(settings)
     # when a Router is built from it / then it keeps them
-    router = build_router(copy.deepcopy(SHIPPED))
+    router = build_router(copy.deepcopy(SHIPPED), LOCAL_MODEL)
     assert router.num_retries == settings["num_retries"]
     assert router.timeout == settings["timeout"]
 

@@ -20,7 +20,7 @@ def _python(code: str) -> str:
 
 def test_the_shared_and_llm_packages_and_the_tool_schemas_do_not_import_litellm() -> None:
     # given a fresh interpreter / when shared, shared.llm and the tool schemas are imported
-    modules = "shared, shared.llm, shared.llm.tools, shared.clients.llm"
+    modules = "shared, shared.llm, shared.llm.tools, shared.llm.router"
     loaded = _python(f"import sys, {modules}; print('litellm' in sys.modules)")
     # then litellm was never loaded
     assert loaded == "False"

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from shared.llm import extract
-from shared.llm.local_model import read_request, register, respond
+from local_runtime.model import extract
+from local_runtime.model.local_model import read_request, register, respond
+from shared.agents.config import QualificationField
 from shared.llm.sdk import litellm
 from shared.llm.tools import build_tools
 from shared.turns import prompt
@@ -24,6 +25,8 @@ FIELDS: list[dict[str, Any]] = [
     {"name": "timeline", "type": "text", "required": True, "description": "Prazo"},
 ]
 
+TYPED = [QualificationField.model_validate(f) for f in FIELDS]
+
 
 def _messages(*turns: tuple[str, str], known: dict[str, Any] | None = None, **config: Any) -> list[dict[str, Any]]:
     """The messages ``shared.turns.prompt`` builds for a conversation of (role, text) turns."""
@@ -31,19 +34,24 @@ def _messages(*turns: tuple[str, str], known: dict[str, Any] | None = None, **co
         status="ok",
         organization_id=uuid.uuid4(),
         conversation={"id": str(uuid.uuid4())},
-        config={"goal": "book_meeting", "language": "pt-BR", "qualification_fields": FIELDS, **config},
+        config={
+            "persona": "Sofia",
+            "goal": "book_meeting",
+            "language": "pt-BR",
+            "qualification_fields": FIELDS,
+            **config,
+        },
         lead={"qualification": known or {}},
-        history=[{"id": str(i), "role": role, "content": text} for i, (role, text) in enumerate(turns)],
+        history=[{"id": str(uuid.UUID(int=i)), "role": role, "content": text} for i, (role, text) in enumerate(turns)],
         pending=[],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
     return prompt.messages(ctx)
 
 
 def _respond(*turns: tuple[str, str], known: dict[str, Any] | None = None, **config: Any) -> tuple[str, dict[str, Any]]:
-    content, calls = respond(read_request(_messages(*turns, known=known, **config), build_tools(FIELDS)))
+    content, calls = respond(read_request(_messages(*turns, known=known, **config), build_tools(TYPED)))
     return content, dict(calls)
 
 
@@ -179,7 +187,7 @@ def test_only_offered_tools_are_called() -> None:
 def test_the_same_request_gets_the_same_answer_through_litellm() -> None:
     # given the local provider registered and one request
     register()
-    messages, tools = _messages(("lead", "Oi, me chamo Ana, ana@example.com")), build_tools(FIELDS)
+    messages, tools = _messages(("lead", "Oi, me chamo Ana, ana@example.com")), build_tools(TYPED)
 
     async def ask() -> Any:
         return await litellm.acompletion(model="local/sdr", messages=messages, tools=tools)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from shared.agents.config import QualificationField
 from shared.leads.stages import STAGES
 from shared.llm.tools import build_tools
 from shared.turns.context import TurnContext
@@ -15,17 +16,19 @@ FIELDS: list[dict[str, Any]] = [
     {"name": "email", "type": "email", "required": True, "description": "E-mail"},
     {"name": "budget", "type": "money", "required": True, "description": "Orçamento"},
     {"name": "financing", "type": "boolean", "required": False, "description": "Precisa de financiamento"},
-    {"name": "property", "type": "text", "description": "Tipo de imóvel", "options": ["casa", "apartamento"]},
+    {"name": "property", "type": "choice", "description": "Tipo de imóvel", "choices": ["casa", "apartamento"]},
 ]
+
+TYPED = [QualificationField.model_validate(f) for f in FIELDS]
 
 
 def _tools() -> dict[str, dict[str, Any]]:
-    return {t["function"]["name"]: t["function"] for t in build_tools(FIELDS)}
+    return {t["function"]["name"]: t["function"] for t in build_tools(TYPED)}
 
 
 def test_the_five_tools_are_openai_function_schemas() -> None:
     # given the tools for an agent
-    tools = build_tools(FIELDS)
+    tools = build_tools(TYPED)
     # then each is an OpenAI function tool with an object schema
     assert [t["function"]["name"] for t in tools] == [
         "update_lead",
@@ -79,13 +82,12 @@ def test_argument_names_are_the_ones_effects_reads() -> None:
         status="ok",
         organization_id=uuid.uuid4(),
         conversation={"id": str(uuid.uuid4())},
-        config={"goal": "qualify", "qualification_fields": FIELDS},
+        config={"persona": "Sofia", "goal": "qualify", "qualification_fields": FIELDS},
         lead={"stage": "new", "qualification": {}},
         history=[],
         pending=[],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
     calls = [
         Call("update_lead", {"name": "Ana", "email": "ana@example.com", "budget": 1000, "phone": "11987654321"}),

@@ -199,3 +199,29 @@ def test_exception_lines_mask_pii_in_the_message(logs: LogCapture) -> None:
     assert line["message"] == "failed for a***@example.com"
     assert line["exception_name"] == "RuntimeError"
     assert "ana@example.com" not in logs.raw
+
+
+def test_two_functions_in_one_process_each_log_their_own_context(logs: LogCapture) -> None:
+    # GIVEN two functions' "containers" as threads of one process (the local runtime), each invoked
+    import threading
+
+    def invoke(name: str, started: threading.Event, other_started: threading.Event) -> None:
+        begin_invocation(FakeLambdaContext(name), None, cold_start=False)
+        started.set()
+        other_started.wait(5)  # the other function has appended its keys by now
+        # WHEN each logs after both invocations began
+        logger.info(f"line from {name}")
+
+    a_started, b_started = threading.Event(), threading.Event()
+    threads = [
+        threading.Thread(target=invoke, args=("archiveAgent", a_started, b_started)),
+        threading.Thread(target=invoke, args=("dispatchEvents", b_started, a_started)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    # THEN each line carries its own function's name
+    lines = {line["message"]: line for line in logs.lines()}
+    assert lines["line from archiveAgent"]["function_name"] == "archiveAgent"
+    assert lines["line from dispatchEvents"]["function_name"] == "dispatchEvents"

@@ -23,13 +23,12 @@ def _ctx(
         status="ok",
         organization_id=uuid.uuid4(),
         conversation={"id": str(uuid.uuid4()), "channel": "web"},
-        config={"goal": "book_meeting", "qualification_fields": FIELDS, **(config or {})},
+        config={"persona": "Sofia", "goal": "book_meeting", "qualification_fields": FIELDS, **(config or {})},
         lead={"stage": "new", "score": 0, "qualification": {}, **(lead or {})},
         history=history,
         pending=[uuid.UUID(m["id"]) for m in history],
         alias="fast",
         reservation_id=None,
-        reserved_usd=None,
     )
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.llm import extract, replies
+from local_runtime.model import extract, replies
 from shared.llm.sdk import ChatCompletionMessageToolCall, CustomLLM, Function, ModelResponse, Usage, litellm
 from shared.turns.effects import CONVERSION_TYPES
 from shared.turns.prompt import KNOWN_DATA_PREFIX

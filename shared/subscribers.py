@@ -1,7 +1,8 @@
 """Every kind of event subscriber, keyed by kind; the dispatcher and the worker both read it.
 
 CRM adapters (HubSpot, Pipedrive, RD Station, read from ``public.integrations``) sit beside the
-developer webhooks. Imports are deferred so that ``shared.events`` does not import its deliverers.
+developer webhooks. The composition root of delivery: it sits above ``shared.events``, ``shared.crm``
+and ``shared.webhooks``, so ``shared.events`` never imports its deliverers.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Enqueueing a turn: the body, group and deduplication id the worker and SQS FIFO expect."""
+"""The turn queue's jobs: the body, group and deduplication id the worker and SQS FIFO expect."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from pydantic import ValidationError
 
-from shared.conversations import queue
+from shared import jobs
 from tests.support.aio import run
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/turns.fifo"
@@ -43,13 +44,32 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 def test_a_turn_is_sent_in_the_conversations_group(settings: pytest.MonkeyPatch) -> None:
     fake = FakeSqs()
-    settings.setattr(queue, "get_sqs", lambda: fake)
+    settings.setattr(jobs, "get_sqs", lambda: fake)
     conversation_id, message_id = uuid.uuid4(), uuid.uuid4()
-    assert run(queue.enqueue_turn(conversation_id, message_id)) is True
+    assert run(jobs.enqueue(jobs.Queued(conversation_id, jobs.TurnJob(message_id=message_id)))) is True
     (sent,) = fake.sent
     assert sent["QueueUrl"] == QUEUE_URL
     assert json.loads(sent["MessageBody"]) == {"type": "turn", "message_id": str(message_id)}
     assert (sent["MessageGroupId"], sent["MessageDeduplicationId"]) == (str(conversation_id), str(message_id))
+
+
+def test_a_send_goes_in_a_group_of_its_own_so_it_never_holds_up_a_turn(settings: pytest.MonkeyPatch) -> None:
+    # given a send job for a conversation
+    fake = FakeSqs()
+    settings.setattr(jobs, "get_sqs", lambda: fake)
+    conversation_id, message_id = uuid.uuid4(), uuid.uuid4()
+    # when it is enqueued
+    assert run(jobs.enqueue(jobs.Queued(conversation_id, jobs.SendJob(message_id=message_id)))) is True
+    # then it is in the conversation's send group, not its turn group
+    (sent,) = fake.sent
+    assert sent["MessageGroupId"] == f"send:{conversation_id}" != str(conversation_id)
+    assert sent["MessageDeduplicationId"] == f"send:{message_id}"
+    assert jobs.parse(sent["MessageBody"]) == jobs.SendJob(message_id=message_id)
+
+
+def test_a_body_that_is_no_job_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        jobs.parse('{"type": "dance", "message_id": "x"}')
 
 
 @pytest.mark.parametrize(
@@ -60,8 +80,8 @@ def test_a_turn_is_sent_in_the_conversations_group(settings: pytest.MonkeyPatch)
     ],
 )
 def test_a_refused_send_is_reported_not_raised(settings: pytest.MonkeyPatch, error: Exception) -> None:
-    settings.setattr(queue, "get_sqs", lambda: FakeSqs(error))
-    assert run(queue.enqueue_turn(uuid.uuid4(), uuid.uuid4())) is False
+    settings.setattr(jobs, "get_sqs", lambda: FakeSqs(error))
+    assert run(jobs.enqueue(jobs.Queued(uuid.uuid4(), jobs.TurnJob(message_id=uuid.uuid4())))) is False
 
 
 def test_no_queue_configured_is_reported_not_raised(settings: pytest.MonkeyPatch) -> None:
@@ -69,4 +89,4 @@ def test_no_queue_configured_is_reported_not_raised(settings: pytest.MonkeyPatch
 
     settings.delenv("TURN_QUEUE_URL")
     get_settings.cache_clear()
-    assert run(queue.enqueue_turn(uuid.uuid4(), uuid.uuid4())) is False
+    assert run(jobs.enqueue(jobs.Queued(uuid.uuid4(), jobs.TurnJob(message_id=uuid.uuid4())))) is False

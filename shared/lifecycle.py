@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from shared.clients.http import close_http
-from shared.clients.llm import close_llm
 from shared.clients.redis import close_redis
 from shared.clients.sqs import close_sqs
 from shared.db.connection import close_connection
+from shared.llm.router import close_llm
 
 
 async def close_clients() -> None:

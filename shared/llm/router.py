@@ -7,6 +7,7 @@ nothing imports it at module level and ``import shared`` never pulls it in.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from litellm.router import Router
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "infra" / "litellm" / "config.yaml"
+# The deterministic local model, a LiteLLM custom provider that lives outside the layer (dev and tests only).
+LOCAL_MODEL = "local_runtime.model.local_model"
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
@@ -30,12 +33,12 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     return loaded
 
 
-def build_router(config: dict[str, Any]) -> Router:
-    """A Router for ``config``, with the local model registered; tests build their own this way."""
-    from shared.llm.local_model import register
+def build_router(config: dict[str, Any], custom_provider: str | None = None) -> Router:
+    """A Router for ``config``, after ``custom_provider``'s ``register()`` (a module path) when one is named."""
     from shared.llm.sdk import Router, quiet_schema_warnings
 
-    register()
+    if custom_provider:
+        importlib.import_module(custom_provider).register()
     with quiet_schema_warnings():  # the Router builds litellm's deployment models here
         return Router(model_list=config["model_list"], **config.get("router_settings", {}))
 
@@ -45,8 +48,9 @@ def get_router() -> Router:
     """Build the Router once per container, from ``LITELLM_CONFIG_PATH`` or the bundled config."""
     from shared.settings import get_settings
 
-    configured = get_settings().litellm_config_path
-    return build_router(load_config(Path(configured) if configured else None))
+    settings = get_settings()
+    configured = settings.litellm_config_path
+    return build_router(load_config(Path(configured) if configured else None), settings.litellm_custom_provider)
 
 
 async def close_llm() -> None:

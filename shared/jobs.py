@@ -1,0 +1,151 @@
+"""The turn queue (SQS FIFO): its typed job messages and the one "enqueue, then mark queued" path.
+
+Message groups: a turn runs in the conversation's group (``<conversation id>``), so a
+conversation's turns run in order, one at a time. A send runs in the group
+``send:<conversation id>``: sends keep their order per conversation, and a send waiting out a
+Graph API outage never holds up the conversation's next turn.
+
+An enqueue that fails is reported, never raised: the message is already stored, and the
+sweep cron (``shared.turns.sweep``) enqueues it again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.clients.sqs import get_sqs
+from shared.db import Session, service_session
+from shared.errors import AppError
+from shared.observability import logger, metrics
+from shared.settings import get_settings
+
+
+class TurnJob(BaseModel):
+    """Run the model turn that answers the lead message ``message_id`` (and any before it)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    type: Literal["turn"] = "turn"
+    message_id: uuid.UUID
+
+
+class SendJob(BaseModel):
+    """Deliver the stored outbound message ``message_id`` (an AI or a human reply) over WhatsApp."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    type: Literal["send"] = "send"
+    message_id: uuid.UUID
+
+
+Job = Annotated[TurnJob | SendJob, Field(discriminator="type")]
+_JOB: TypeAdapter[TurnJob | SendJob] = TypeAdapter(Job)
+SessionFactory = Callable[[], AbstractAsyncContextManager[Session]]
+OnQueued = Callable[[Session], Awaitable[None]]
+
+# Only from received: the worker may already have answered the message (and moved it on).
+_MARK_QUEUED = """
+    update public.messages m set status = 'queued'
+    where m.id = any(%s::uuid[]) and m.status = 'received'
+"""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One job for one conversation; ``dedup_id`` only when the same job must run again within 5 minutes."""
+
+    conversation_id: uuid.UUID
+    job: TurnJob | SendJob
+    dedup_id: str | None = None
+
+    @property
+    def group_id(self) -> str:
+        return group_id(self.conversation_id, self.job)
+
+    @property
+    def deduplication_id(self) -> str:
+        if self.dedup_id:
+            return self.dedup_id
+        return str(self.job.message_id) if isinstance(self.job, TurnJob) else f"send:{self.job.message_id}"
+
+
+def parse(body: str) -> TurnJob | SendJob:
+    """The job a queue message carries; ``pydantic.ValidationError`` for anything else."""
+    return _JOB.validate_json(body)
+
+
+def group_id(conversation_id: uuid.UUID, job: TurnJob | SendJob) -> str:
+    """The FIFO message group: turns per conversation, sends per conversation in a group of their own."""
+    return str(conversation_id) if isinstance(job, TurnJob) else f"send:{conversation_id}"
+
+
+async def enqueue(item: Queued) -> bool:
+    """Send one job to the turn queue; True once SQS accepted it (a failure is logged, not raised)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    queue_url = get_settings().turn_queue_url
+    if not queue_url:
+        logger.error("TURN_QUEUE_URL is not set; the job waits for the sweep", extra={"job": item.job.type})
+        metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
+        return False
+    try:
+        # boto3 blocks (and builds its client on first use); a worker thread keeps the loop free.
+        await asyncio.to_thread(
+            get_sqs().send_message,
+            QueueUrl=queue_url,
+            MessageBody=item.job.model_dump_json(),
+            MessageGroupId=item.group_id,
+            MessageDeduplicationId=item.deduplication_id,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning(
+            "enqueue failed; the job waits for the sweep",
+            extra={"job": item.job.type, "message_id": str(item.job.message_id), "error": type(exc).__name__},
+        )
+        metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
+        return False
+    return True
+
+
+async def submit(
+    items: Sequence[Queued], session: SessionFactory = service_session, on_queued: OnQueued | None = None
+) -> list[uuid.UUID]:
+    """Enqueue every job, then in one transaction mark the enqueued turns' messages queued (and run
+    ``on_queued``); the ids of the messages whose job SQS accepted.
+
+    Sends need no mark: an outbound message is stored ``queued``.
+    """
+    if not items:
+        return []
+    sent = await asyncio.gather(*(enqueue(item) for item in items))
+    accepted = [item for item, ok in zip(items, sent, strict=True) if ok]
+    turns = [item.job.message_id for item in accepted if isinstance(item.job, TurnJob)]
+    if turns:
+        try:
+            async with session() as db:
+                await db.execute(_MARK_QUEUED, (turns,))
+                if on_queued is not None:
+                    await on_queued(db)
+        except AppError as exc:
+            # The turns are on the queue already; the rows catch up when the worker handles them.
+            logger.warning("jobs enqueued but not marked queued", extra={"error": exc.code})
+    return [item.job.message_id for item in accepted]
+
+
+def retry_after(receipt_handle: str, seconds: int) -> None:
+    """Keep a received job invisible for ``seconds`` (its backoff) instead of the queue's whole timeout."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    queue_url = get_settings().turn_queue_url
+    if not queue_url:
+        return
+    try:
+        get_sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+    except (BotoCoreError, ClientError) as exc:
+        # Then the queue's own visibility timeout spaces the retry: later, never lost.
+        logger.warning("could not set the job's backoff", extra={"error": type(exc).__name__})

@@ -1,0 +1,96 @@
+"""What ``app.finish_turn`` receives: one typed model, serialised with ``model_dump_json``.
+
+Every field is a decision already made in Python; the SQL function only writes it, atomically,
+under the conversation's row lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.leads.stages import Stage
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reply(_Out):
+    """The assistant message to store (and, on WhatsApp, send)."""
+
+    content: str
+    model: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: int = 0
+
+
+class Usage(_Out):
+    """One row of the usage ledger."""
+
+    model: str
+    alias: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    fallback_used: bool
+
+
+class LeadPatch(_Out):
+    """Lead columns to change; ``None`` keeps the stored value."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    qualification: dict[str, Any] | None = None
+    score: int | None = None
+    stage: Stage | None = None
+
+
+class LeadEvent(_Out):
+    """A lead event (its outbox event follows from it)."""
+
+    type: str
+    from_stage: Stage | None = None
+    to_stage: Stage | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Conversion(_Out):
+    """A conversion attributed to the conversation's agent version."""
+
+    type: str
+    value: Decimal
+    currency: str
+
+
+class Problem(_Out):
+    """An RFC 9457 problem, kept on the lead message."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class TurnOutcome(_Out):
+    """Everything one turn changes, applied by ``app.finish_turn`` in one transaction."""
+
+    organization_id: uuid.UUID
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    pending: list[uuid.UUID]
+    reservation_id: uuid.UUID | None
+    settle: Literal["charge", "release"] = "charge"
+    cost_usd: Decimal = Decimal(0)
+    reply: Reply | None = None
+    usage: Usage | None = None
+    lead: LeadPatch | None = None
+    events: list[LeadEvent] = Field(default_factory=list)
+    conversion: Conversion | None = None
+    conversation_status: Literal["human", "closed"] | None = None
+    message_error: Problem | None = None
