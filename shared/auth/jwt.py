@@ -10,29 +10,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jwt
 
+from shared.auth.principal import Principal
 from shared.errors import Unauthorized
 from shared.settings import get_settings
+
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("supabase_jwt_secret",)
 
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})
 JWKS_CACHE_SECONDS = 600
 VERIFIED_CACHE_SIZE = 256
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The verified caller: a Supabase user and the claims their token carried."""
-
-    user_id: uuid.UUID
-    role: str
-    email: str | None
-    claims: Mapping[str, Any]
 
 
 class TokenVerifier:

@@ -8,6 +8,9 @@ from shared.clients.per_loop import PerLoop
 from shared.errors import ConfigurationError
 from shared.settings import get_settings
 
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("upstash_redis_rest_token",)
+
 if TYPE_CHECKING:
     from upstash_redis.asyncio import Redis
 

@@ -13,6 +13,9 @@ from shared.clients.per_loop import PerLoop
 from shared.errors import UpstreamUnavailable
 from shared.settings import get_settings
 
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("database_url",)
+
 
 async def _connect() -> psycopg.AsyncConnection[tuple[object, ...]]:
     settings = get_settings()
