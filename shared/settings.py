@@ -279,11 +279,12 @@ def require_used_secrets() -> Settings:
     """Validate settings and fail the cold start when a loaded module needs a secret this function lacks.
 
     Called at the end of init (``create_app``, and the workers' module level), once every
-    module the handler imports is loaded. On a laptop (``APP_ENV=dev``) a missing secret
-    surfaces at first use instead, so a developer can run one function with less.
+    module the handler imports is loaded. Enforced where functions are deployed (``staging``,
+    ``prod``), where one container holds one function; on a laptop or in a test process that
+    imports many functions, a missing secret surfaces at first use instead.
     """
     settings = get_settings()
-    if settings.is_dev:
+    if settings.app_env not in ("staging", "prod"):
         return settings
     missing = sorted(_variable(name) for name in used_secrets() if missing_secret(settings, name))
     if missing:
