@@ -64,7 +64,9 @@ def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[s
         return resolved
     from aws_lambda_powertools.utilities import parameters
 
-    max_age = 0 if force else SECRET_MAX_AGE_SECONDS
+    max_age = SECRET_MAX_AGE_SECONDS
+    if force:
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # get_parameters_by_name has no force_fetch
     try:
         if ssm:
             found = parameters.get_parameters_by_name(
@@ -72,7 +74,7 @@ def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[s
             )
             resolved.update({key: str(found[name]) for key, name in ssm.items()})
         for key, name in managed.items():
-            resolved[key] = str(parameters.get_secret(name, max_age=max_age, force_fetch=force))
+            resolved[key] = str(parameters.get_secret(name, max_age=max_age))
     except (parameters.GetParameterError, parameters.TransformParameterError) as exc:
         # Not a ValueError, so pydantic would let it escape get_settings() unwrapped. Names only, never values.
         names = sorted({*ssm.values(), *managed.values()})
