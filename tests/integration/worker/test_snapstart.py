@@ -33,7 +33,8 @@ def test_after_a_restore_the_worker_rebuilds_its_clients_and_still_answers(tenan
     first = tenant.lead_says(conversation, "Oi, meu nome é Ana")
     assert worker(sqs_event((conversation, first))) == {"batchItemFailures": []}
     before = _clients()
-    assert before["db"] is not None and not before["db"].closed
+    assert before["db"] is not None
+    assert not before["db"].closed
 
     # when Lambda snapshots it and restores it
     snapstart.before_snapshot()
@@ -47,7 +48,9 @@ def test_after_a_restore_the_worker_rebuilds_its_clients_and_still_answers(tenan
     second = tenant.lead_says(conversation, "meu e-mail é ana@example.com")
     assert worker(sqs_event((conversation, second))) == {"batchItemFailures": []}
     after = _clients()
-    assert after["db"] is not None and after["db"] is not before["db"] and not after["db"].closed
+    assert after["db"] is not None
+    assert after["db"] is not before["db"]
+    assert not after["db"].closed
     replies = tenant.query(
         "select reply_to from public.messages where conversation_id = %s and role = 'assistant'", conversation
     )

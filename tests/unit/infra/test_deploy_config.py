@@ -33,7 +33,9 @@ def test_every_function_that_opens_a_database_connection_has_a_concurrency_cap()
     # then each one has a reserved concurrency, a positive integer
     assert users == set(CONFIG["functions"])  # every function reads the database today
     for name in users:
-        assert isinstance(caps[name], int) and caps[name] > 0, name
+        cap = caps[name]
+        assert isinstance(cap, int), name
+        assert cap > 0, name
 
 
 @pytest.mark.parametrize("stage", ["default", *[s for s in CONFIG["params"] if s != "default"]])
