@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.events.worker import process_record
-from shared.observability import logger, publish_metrics
-from shared.settings import get_settings
+from shared.observability import logger, publish_metrics, traced_handler
+from shared.settings import require_used_secrets
 from shared.subscribers import deliverers
 
-get_settings()
+require_used_secrets()
 DELIVERERS = deliverers()
 # A batch whose every record failed is still a partial response, not an invocation error: each record
 # already set its own backoff, which a failed invocation would not change but would count as an error.
@@ -31,6 +31,7 @@ def record_handler(record: SQSRecord) -> str:
 
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
+@traced_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point for the events queue."""
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -17,14 +17,16 @@ from pydantic import ValidationError
 from shared import jobs
 from shared.errors import AppError
 from shared.llm import gateway  # noqa: F401  (import litellm during init, not during the first turn)
-from shared.observability import logger, publish_metrics
+from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
-from shared.settings import get_settings
+from shared.settings import require_used_secrets
+from shared.snapstart import register_hooks
 from shared.turns.service import run_turn
 from shared.whatsapp.outbound import send_stored_message
 from shared.whatsapp.retries import RetryLater
 
-get_settings()
+require_used_secrets()
+register_hooks()  # SnapStart: drop connections before the snapshot, rebuild after each restore
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 # A batch whose every record failed is reported like any partial failure, not raised as a traceback.
 processor.raise_on_entire_batch_failure = False
@@ -63,6 +65,7 @@ def record_handler(record: SQSRecord) -> str:
 
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
+@traced_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point for the turn queue."""
     response = process_partial_response(
