@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import sys
 
-from shared.clients.lifecycle import close_clients
+from shared.lifecycle import close_clients
 from shared.observability import logger
 from shared.runtime import run
 from shared.settings import get_settings, require_used_secrets

@@ -25,7 +25,8 @@ SPECS = functions(CONFIG)
 RESOURCES = CONFIG["resources"]["Resources"]
 QUEUE_FIELDS = {"turn_queue_url": "TurnQueue", "events_queue_url": "EventsQueue"}
 QUEUE_ACTIONS = {"TurnQueue": {"sqs:SendMessage"}, "EventsQueue": {"sqs:SendMessage", "sqs:ChangeMessageVisibility"}}
-CONSUME_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+# A consumer may postpone what it received (a send or a delivery waiting out its backoff).
+CONSUME_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
 SSM_PREFIX = "ssm:${param:ssmPrefix}/"
 
 
