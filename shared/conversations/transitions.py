@@ -30,7 +30,7 @@ CREATED = 201
 _TRANSITION = """
     with c as (
         update public.conversations c set
-            status = %(to)s::public.conversation_status,
+            status = %(to)s::text,
             assigned_to = case %(to)s::text when 'human' then (select auth.uid()) when 'bot' then null
                           else c.assigned_to end,
             closed_at = case when %(to)s::text = 'closed' then now() else c.closed_at end
