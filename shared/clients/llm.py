@@ -32,12 +32,13 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
 
 def build_router(config: dict[str, Any]) -> Router:
     """A Router for ``config``, with the local model registered; tests build their own this way."""
+    from shared.llm.direct import DirectFirstRouter
     from shared.llm.local_model import register
-    from shared.llm.sdk import Router, quiet_schema_warnings
+    from shared.llm.sdk import quiet_schema_warnings
 
     register()
     with quiet_schema_warnings():  # the Router builds litellm's deployment models here
-        return Router(model_list=config["model_list"], **config.get("router_settings", {}))
+        return DirectFirstRouter(model_list=config["model_list"], **config.get("router_settings", {}))
 
 
 @lru_cache(maxsize=1)
