@@ -20,7 +20,7 @@ from shared.conversations.models import (
     MessagePage,
     StartConversation,
 )
-from shared.db import Session, user_read, user_session
+from shared.db import user_read, user_session
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.idempotency import IdempotencyKey
 from shared.observability.context import bind_organization
@@ -74,9 +74,9 @@ async def start_conversation(
 ) -> Conversation:
     """Start a conversation between an agent and a lead (upserted); editors and above."""
     bind_organization(organization_id)
+    checked = await _start_checks(principal, organization_id, data.agent_id)
+    await ratelimit.limit_organization(organization_id)  # after the membership check, outside any transaction
     async with user_session(principal.claims) as db:
-        checked = await _start_checks(db, organization_id, data.agent_id)
-        await ratelimit.limit_organization(organization_id)
         if replay := await idempotency.claim(db, key):
             raise replay
         agent = _startable(checked)
@@ -97,9 +97,10 @@ async def start_conversation(
     return queued if status == "queued" else conversation
 
 
-async def _start_checks(db: Session, organization_id: uuid.UUID, agent_id: uuid.UUID) -> dict[str, Any]:
-    """404 unless the caller is a member, 403 unless an editor or above."""
-    row = await db.one(_START_CHECKS, {"organization_id": organization_id, "agent_id": agent_id})
+async def _start_checks(principal: Principal, organization_id: uuid.UUID, agent_id: uuid.UUID) -> dict[str, Any]:
+    """404 unless the caller is a member, 403 unless an editor or above; a read of its own (one round trip)."""
+    rows = await user_read(principal.claims, _START_CHECKS, {"organization_id": organization_id, "agent_id": agent_id})
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound("organization not found")
     if not row["can_write"]:
