@@ -245,3 +245,18 @@ def test_the_happy_path_skips_the_routers_retry_loops(shipped_router: Router, mo
     # then it answered from its own deployment, without entering the fallback and retry loops
     assert (completion.alias, completion.fallback_used) == ("fast", False)
     assert entered == []
+
+
+def test_a_call_does_not_register_prices_again(shipped_router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the shipped config, whose deployments carry explicit prices, after a first call
+    from shared.llm.sdk import litellm
+
+    _ask(shipped_router, "fast")
+    registered: list[object] = []
+    original = litellm.register_model
+    monkeypatch.setattr(litellm, "register_model", lambda *a, **k: registered.append(a) or original(*a, **k))
+    # when the next turns ask for a completion
+    completion = _ask(shipped_router, "smart")
+    # then they are priced by the deployment without re-registering its price (which drops litellm's caches)
+    assert registered == []
+    assert completion.cost_usd > 0
