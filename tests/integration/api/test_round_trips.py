@@ -270,8 +270,7 @@ def module_tenant(database_url: str, jwt_secret: str) -> dict[str, Any]:
         ).fetchone()
         assert row is not None
         ids["{conversation_id}"] = str(row[0])
-    member = hs256_token(jwt_secret, owner, f"{owner.hex}@example.com")
-    return {"ids": ids, "owner": type("Owner", (), {"token": member})()}
+    return {"ids": ids, "owner_token": hs256_token(jwt_secret, owner, f"{owner.hex}@example.com")}
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +286,7 @@ def writes(api: LambdaApi, module_tenant: dict[str, Any]) -> dict[str, tuple[int
             filled = json.loads(json.dumps(body).replace("{agent_id}", ids["{agent_id}"])) if body else body
             headers = {"idempotency-key": uuid.uuid4().hex}
             with recorded(mp) as traffic:
-                response = api.call(method, path, token=module_tenant["owner"].token, body=filled, headers=headers)
+                response = api.call(method, path, token=module_tenant["owner_token"], body=filled, headers=headers)
             seen[function] = (response.status, traffic)
     return seen
 
