@@ -21,8 +21,22 @@ from shared.llm.sdk import Router
 _FAILED_FIRST_ATTEMPT: ContextVar[BaseException | None] = ContextVar("failed_first_attempt", default=None)
 
 
+_LIMITS = ("tpm", "rpm", "itpm", "otpm")
+
+
 class DirectFirstRouter(Router):
     """A Router whose single-attempt function first replays a direct attempt's failure, once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Usage is counted per deployment only to enforce tpm/rpm limits; LiteLLM builds the deployment's
+        # model and looks up its model info before finding there is none (~1 ms a call).
+        self.counts_usage = any(
+            key in part
+            for deployment in self.model_list
+            for part in (deployment, deployment.get("litellm_params") or {}, deployment.get("model_info") or {})
+            for key in _LIMITS
+        )
 
     async def _acompletion(self, model: str, messages: list[dict[str, str]], **kwargs: Any) -> Any:
         failure = _FAILED_FIRST_ATTEMPT.get()
@@ -39,7 +53,10 @@ async def acompletion(router: Router, model: str, messages: list[Any], **kwargs:
     direct = {**kwargs, "metadata": dict(kwargs.get("metadata") or {}), "model": model, "messages": messages}
     router._update_kwargs_before_fallbacks(model=model, kwargs=direct)
     try:
-        return await router.make_call(router._acompletion, **direct)
+        if router.counts_usage:
+            return await router.make_call(router._acompletion, **direct)
+        response = await router._acompletion(**direct)  # make_call, less the usage count no limit reads
+        return await router.set_response_headers(response=response, model_group=model, request_kwargs=direct)
     except Exception as exc:  # any failure: the Router decides whether to retry, fall back or give up
         token = _FAILED_FIRST_ATTEMPT.set(exc)
         try:
