@@ -20,6 +20,7 @@ lock:      ## re-resolve requirements/*.txt with hashes (needs uv)
 	uv pip compile pyproject.toml --extra llm --python-version 3.11 --generate-hashes -o requirements/layer-llm.txt
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.txt
 	uv pip compile pyproject.toml --extra llm --python-version 3.12 --python-platform aarch64-manylinux_2_28 --generate-hashes -o requirements/lambda-arm64.txt
+	uv pip compile requirements/bench.in --python-version 3.11 --generate-hashes -o requirements/bench.txt
 
 layer:     ## build the Lambda layer into build/layer (python3.12, arm64)
 	rm -rf build/layer && mkdir -p build/layer/python

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import statistics
 import tempfile
 import time
 import uuid
@@ -129,60 +128,114 @@ def _time(call: Callable[[], Any], n: int) -> list[float]:
     return samples
 
 
-def measure(database_url: str, n: int) -> dict[str, Any]:
-    """Floor and worker samples, and round trips per turn, in this process."""
+ROUNDS = 3  # each measure is taken in this many interleaved rounds; their p50s give the run-to-run spread
+
+
+def _mock_router() -> Any:
+    """LiteLLM's Router with one deployment answering with the same mock response as the floor and the proxy."""
+    from litellm.router import Router
+
+    from bench.proxy import MOCK_MODEL
+
+    deployment = {"model": "openai/gpt-4o-mini", "api_key": "sk-bench", "mock_response": "ok"}
+    return Router(model_list=[{"model_name": MOCK_MODEL, "litellm_params": deployment}])
+
+
+def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
+    """Floors, worker turns and (if given) the proxy, in interleaved rounds in this process; round trips per turn."""
     import litellm
 
+    from bench.proxy import MOCK_MODEL, proxy_samples
     from functions.workers.turn_worker import handler as worker
     from local_runtime.lambda_context import LocalLambdaContext
     from shared.runtime import run
 
     org, agent = _tenant(database_url)
     messages = [{"role": "user", "content": "Oi, meu nome é Ana"}]
-    floor = _time(lambda: run(litellm.acompletion(model="gpt-4o-mini", messages=messages, mock_response="ok")), n)
+    router = _mock_router()
     events = iter(_queued_messages(database_url, org, agent, n + 20))
     context: Any = LocalLambdaContext("turnWorker")
     for _ in range(20):  # warm the container: connection, Router, prices
         worker.handler(next(events), context)
+    calls: dict[str, Callable[[], Any]] = {
+        "floor": lambda: run(litellm.acompletion(model="gpt-4o-mini", messages=messages, mock_response="ok")),
+        "router": lambda: run(router.acompletion(model=MOCK_MODEL, messages=messages)),
+    }
+    for call in calls.values():
+        _time(call, 20)  # warm
+    samples: dict[str, list[list[float]]] = {name: [] for name in (*calls, "turn", "proxy")}
+    per_round = max(1, n // ROUNDS)
     COUNTS.clear()
-    with counted_round_trips():
-        samples = _time(lambda: worker.handler(next(events), context), n)
-    replies = n  # every event above is one lead message in its own conversation
-    return {"floor": floor, "turn": samples, "db": COUNTS["db"] / replies, "redis": COUNTS["redis"] / replies}
+    for _ in range(ROUNDS):
+        for name, call in calls.items():
+            samples[name].append(_time(call, per_round))
+        with counted_round_trips():
+            samples["turn"].append(_time(lambda: worker.handler(next(events), context), per_round))
+        if proxy is not None:
+            samples["proxy"].append(proxy_samples(proxy, messages, per_round, warmup=5))
+    turns = per_round * ROUNDS  # every event above is one lead message in its own conversation
+    return {"samples": samples, "db": COUNTS["db"] / turns, "redis": COUNTS["redis"] / turns}
+
+
+def _row(label: str, rounds: list[list[float]], target: str = "") -> tuple[str, float]:
+    merged = [x for r in rounds for x in r]
+    p50s = [_pct(r, 0.5) for r in rounds]
+    spread = f"{min(p50s):.2f}-{max(p50s):.2f}"
+    return f"| {label} | {_pct(merged, 0.5):.2f} | {_pct(merged, 0.99):.2f} | {spread} | {target} |", _pct(merged, 0.5)
 
 
 def table(result: dict[str, Any]) -> str:
     """The figures as markdown rows."""
-    floor_p50, turn_p50 = _pct(result["floor"], 0.5), _pct(result["turn"], 0.5)
-    return "\n".join(
-        [
-            "| measure | p50 ms | p99 ms | target |",
-            "|---|---|---|---|",
-            f"| floor: litellm.acompletion(mock_response) | {floor_p50:.2f} | {_pct(result['floor'], 0.99):.2f} | |",
-            f"| worker turn: queued message to stored reply | {turn_p50:.2f} | {_pct(result['turn'], 0.99):.2f}"
-            f" | p50 <= floor + 5 ms (overhead {turn_p50 - floor_p50:+.2f} ms) |",
-            f"| database round trips per turn | {result['db']:.1f} | | <= 4 |",
-            f"| Redis commands per turn | {result['redis']:.1f} | | <= 6 |",
-        ]
-    )
+    s = result["samples"]
+    floor_row, floor = _row("floor: litellm.acompletion(mock_response)", s["floor"])
+    router_row, router = _row("floor: Router.acompletion(mock deployment)", s["router"])
+    turn_line, turn = _row("worker turn: queued message to stored reply", s["turn"])
+    lines = [
+        "| measure | p50 ms | p99 ms | p50 per round (spread) | target |",
+        "|---|---|---|---|---|",
+        floor_row,
+        router_row,
+        turn_line.replace(
+            " |  |",
+            f" | p50 <= floor + 5 ms: overhead {turn - floor:+.2f} ms over the bare call,"
+            f" {turn - router:+.2f} ms over the Router |",
+        ),
+    ]
+    if s["proxy"]:
+        proxy_row, proxy = _row("LiteLLM proxy on loopback: one chat completion (mock deployment)", s["proxy"])
+        ours, theirs = turn - floor, proxy - floor
+        lines.append(proxy_row.replace(" |  |", f" | its routing overhead {theirs:+.2f} ms over the bare call |"))
+        lines.append(
+            f"| our whole turn's overhead / the proxy's routing overhead | {ours / theirs:.2f} | | |"
+            f" < 1 ({ours:.2f} ms / {theirs:.2f} ms) |"
+        )
+    lines += [
+        f"| database round trips per turn | {result['db']:.1f} | | | <= 2 |",
+        f"| Redis commands per turn | {result['redis']:.1f} | | | <= 6 |",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.turns")
     parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--no-proxy", action="store_true", help="skip LiteLLM's proxy (no bench venv needed)")
     args = parser.parse_args()
+    from bench.proxy import litellm_proxy
     from local_runtime.cli import services
 
     with tempfile.TemporaryDirectory(prefix="ca-bench-") as tmp, services(Path(tmp), port=0) as runtime:
         os.environ.update({**runtime.environment(), "POWERTOOLS_LOG_LEVEL": "WARNING", "APP_ENV": "test"})
-        # The worker's EMF metrics are still serialised and written each turn, to /dev/null, not the table.
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            result = measure(runtime.database_url, args.turns)
-            load = budget_under_load(runtime.database_url)
+        with contextlib.ExitStack() as stack:
+            proxy = None if args.no_proxy else stack.enter_context(litellm_proxy(Path(tmp)))
+            # The worker's EMF metrics are still serialised and written each turn, to /dev/null, not the table.
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+                result = measure(runtime.database_url, args.turns, proxy)
+                load = budget_under_load(runtime.database_url)
     print(table(result))
     print("\n| budget under load | budget | turns | spend | holds |\n|---|---|---|---|---|")
     print(load)
-    print(f"\n(turns: {args.turns}; worker p50 spread {statistics.pstdev(result['turn']) * 1000:.2f} ms)")
+    print(f"\n(turns: {args.turns}, in {ROUNDS} interleaved rounds with the floors and the proxy)")
 
 
 def budget_under_load(database_url: str, concurrent: int = 50, covers: Decimal = Decimal("3.5")) -> str:

@@ -13,7 +13,7 @@ from shared.agents.presets import apply_preset
 from shared.agents.rules import build_config
 from shared.agents.versions import expected_version
 from shared.auth import Principal
-from shared.db import Session, user_session
+from shared.db import Session, user_read, user_session
 from shared.errors import AppError, Conflict, NotFound
 from shared.observability import metrics
 from shared.observability.context import bind_organization
@@ -73,8 +73,7 @@ async def list_agents(
         "archived": include_archived,
         **pagination.bounds(pagination.decode(cursor, "query.cursor")),
     }
-    async with user_session(principal.claims) as db:
-        rows = await db.all(_PAGE, {**params, "limit": limit})
+    rows = await user_read(principal.claims, _PAGE, {**params, "limit": limit})
     if not rows:
         raise NotFound("organization not found")
     agents = [Agent.model_validate(row) for row in rows if row["id"] is not None]
@@ -85,9 +84,8 @@ async def list_agents(
 
 async def get_agent(principal: Principal, agent_id: uuid.UUID, version: int | None = None) -> Agent:
     """The agent with its current configuration, or with configuration ``version``."""
-    async with user_session(principal.claims) as db:
-        row = await _load(db, agent_id, version)
-    return Agent.model_validate(row)
+    rows = await user_read(principal.claims, _AGENT, {"id": agent_id, "version": version})
+    return Agent.model_validate(_found(rows[0] if rows else None, version))
 
 
 async def update_agent(principal: Principal, agent_id: uuid.UUID, data: UpdateAgent, if_match: str | None) -> Agent:
@@ -123,7 +121,10 @@ async def archive_agent(principal: Principal, agent_id: uuid.UUID) -> None:
 
 
 async def _load(db: Session, agent_id: uuid.UUID, version: int | None) -> dict[str, Any]:
-    row = await db.one(_AGENT, {"id": agent_id, "version": version})
+    return _found(await db.one(_AGENT, {"id": agent_id, "version": version}), version)
+
+
+def _found(row: dict[str, Any] | None, version: int | None) -> dict[str, Any]:
     if row is None:
         raise NotFound("agent not found")
     if version is not None and not row["has_version"]:

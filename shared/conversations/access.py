@@ -6,8 +6,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from shared.auth import Principal
 from shared.conversations.models import Conversation
-from shared.db import Session
+from shared.db import user_read
 from shared.errors import Forbidden, NotFound
 from shared.observability.context import bind_organization
 
@@ -31,9 +32,15 @@ class Target:
     channel: str
 
 
-async def for_write(db: Session, conversation_id: uuid.UUID) -> Target:
-    """The conversation, or 404 when the caller cannot see it and 403 when they may only read it."""
-    row = await db.one(_FOR_WRITE, (conversation_id,))
+async def for_write(principal: Principal, conversation_id: uuid.UUID) -> Target:
+    """The conversation, or 404 when the caller cannot see it and 403 when they may only read it.
+
+    Read in a transaction of its own (one round trip), before the write's: the rate limit that
+    follows calls Redis, which must not happen while a transaction holds the connection. The
+    write re-checks the status it needs in its own statement, and RLS re-checks the role.
+    """
+    rows = await user_read(principal.claims, _FOR_WRITE, (conversation_id,))
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound("conversation not found")
     bind_organization(row["organization_id"])

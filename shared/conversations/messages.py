@@ -74,9 +74,9 @@ async def post_message(
     principal: Principal, conversation_id: uuid.UUID, data: PostMessage, key: IdempotencyKey | None
 ) -> MessageAccepted:
     """Store a lead message posted through the API and queue the agent's turn; editors and above."""
+    target = await access.for_write(principal, conversation_id)
+    await ratelimit.limit_organization(target.organization_id)
     async with user_session(principal.claims) as db:
-        target = await access.for_write(db, conversation_id)
-        await ratelimit.limit_organization(target.organization_id)
         if replay := await idempotency.claim(db, key):
             raise replay
         stored = await store_lead_message(db, conversation_id, data.content)

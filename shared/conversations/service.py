@@ -20,7 +20,7 @@ from shared.conversations.models import (
     MessagePage,
     StartConversation,
 )
-from shared.db import Session, user_session
+from shared.db import user_read, user_session
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.idempotency import IdempotencyKey
 from shared.observability.context import bind_organization
@@ -33,29 +33,39 @@ _START_CHECKS = """
     left join public.agents a on a.id = %(agent_id)s and a.organization_id = o.id
     where o.id = %(organization_id)s
 """
-_ORGANIZATION_VISIBLE = "select 1 from public.organizations o where o.id = %s"
+# One round trip: no row means the organization is not visible; one row with a null id, no conversations.
 # Newest first; the row comparison walks (organization_id, created_at, id) backwards.
 _LIST = """
     select c.*, to_jsonb(l) as lead
-    from public.conversations c join public.leads l on l.id = c.lead_id
-    where c.organization_id = %(organization_id)s
-      and (%(status)s::public.conversation_status is null or c.status = %(status)s::public.conversation_status)
-      and (%(agent_id)s::uuid is null or c.agent_id = %(agent_id)s::uuid)
-      and (%(after_t)s::timestamptz is null or (c.created_at, c.id) < (%(after_t)s::timestamptz, %(after_id)s::uuid))
+    from public.organizations o
+    left join lateral (
+        select x.* from public.conversations x
+        where x.organization_id = o.id
+          and (%(status)s::text is null or x.status = %(status)s::text)
+          and (%(agent_id)s::uuid is null or x.agent_id = %(agent_id)s::uuid)
+          and (%(after_t)s::timestamptz is null
+               or (x.created_at, x.id) < (%(after_t)s::timestamptz, %(after_id)s::uuid))
+        order by x.created_at desc, x.id desc
+        limit %(fetch)s
+    ) c on true
+    left join public.leads l on l.id = c.lead_id
+    where o.id = %(organization_id)s
     order by c.created_at desc, c.id desc
-    limit %(fetch)s
 """
+# The conversation, its lead and a page of its messages (limit + 1, to know whether more follow), in one statement.
 _GET = """
-    select c.*, to_jsonb(l) as lead
+    select c.*, to_jsonb(l) as lead,
+           (select coalesce(jsonb_agg(to_jsonb(m) order by m.created_at, m.id), '[]'::jsonb)
+            from (
+                select m.* from public.messages m
+                where m.conversation_id = c.id
+                  and (%(after_t)s::timestamptz is null
+                       or (m.created_at, m.id) > (%(after_t)s::timestamptz, %(after_id)s::uuid))
+                order by m.created_at, m.id
+                limit %(fetch)s
+            ) m) as messages_page
     from public.conversations c join public.leads l on l.id = c.lead_id
-    where c.id = %s
-"""
-_MESSAGES = """
-    select m.* from public.messages m
-    where m.conversation_id = %(conversation_id)s
-      and (%(after_t)s::timestamptz is null or (m.created_at, m.id) > (%(after_t)s::timestamptz, %(after_id)s::uuid))
-    order by m.created_at, m.id
-    limit %(fetch)s
+    where c.id = %(conversation_id)s
 """
 
 
@@ -64,9 +74,9 @@ async def start_conversation(
 ) -> Conversation:
     """Start a conversation between an agent and a lead (upserted); editors and above."""
     bind_organization(organization_id)
+    checked = await _start_checks(principal, organization_id, data.agent_id)
+    await ratelimit.limit_organization(organization_id)  # after the membership check, outside any transaction
     async with user_session(principal.claims) as db:
-        checked = await _start_checks(db, organization_id, data.agent_id)
-        await ratelimit.limit_organization(organization_id)
         if replay := await idempotency.claim(db, key):
             raise replay
         agent = _startable(checked)
@@ -87,9 +97,10 @@ async def start_conversation(
     return queued if status == "queued" else conversation
 
 
-async def _start_checks(db: Session, organization_id: uuid.UUID, agent_id: uuid.UUID) -> dict[str, Any]:
-    """404 unless the caller is a member, 403 unless an editor or above."""
-    row = await db.one(_START_CHECKS, {"organization_id": organization_id, "agent_id": agent_id})
+async def _start_checks(principal: Principal, organization_id: uuid.UUID, agent_id: uuid.UUID) -> dict[str, Any]:
+    """404 unless the caller is a member, 403 unless an editor or above; a read of its own (one round trip)."""
+    rows = await user_read(principal.claims, _START_CHECKS, {"organization_id": organization_id, "agent_id": agent_id})
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound("organization not found")
     if not row["can_write"]:
@@ -119,11 +130,10 @@ async def list_conversations(
     bind_organization(organization_id)
     position = pagination.decode(cursor, "query.cursor")
     params = {"organization_id": organization_id, "status": status, "agent_id": agent_id, "fetch": limit + 1}
-    async with user_session(principal.claims) as db:
-        rows = await db.all(_LIST, {**params, **pagination.bounds(position)})
-        # An empty page may mean the organization is not the caller's: that is a 404, not [].
-        if not rows and await db.one(_ORGANIZATION_VISIBLE, (organization_id,)) is None:
-            raise NotFound("organization not found")
+    rows = await user_read(principal.claims, _LIST, {**params, **pagination.bounds(position)})
+    if not rows:
+        raise NotFound("organization not found")
+    rows = [r for r in rows if r["id"] is not None]
     page, next_cursor = pagination.split(rows, limit)
     return ConversationList(data=[conversation_from(r) for r in page], next_cursor=next_cursor)
 
@@ -133,13 +143,15 @@ async def get_conversation(
 ) -> ConversationDetail:
     """One conversation with a page of its messages, oldest first; any member."""
     position = pagination.decode(messages_cursor, "query.messages_cursor")
-    async with user_session(principal.claims) as db:
-        row = await db.one(_GET, (conversation_id,))
-        if row is None:
-            raise NotFound("conversation not found")
-        bind_organization(row["organization_id"])
-        params = {"conversation_id": conversation_id, "fetch": messages_limit + 1, **pagination.bounds(position)}
-        rows = await db.all(_MESSAGES, params)
-    page, next_cursor = pagination.split(rows, messages_limit)
-    messages = MessagePage(data=[Message.model_validate(r) for r in page], next_cursor=next_cursor)
+    params = {"conversation_id": conversation_id, "fetch": messages_limit + 1, **pagination.bounds(position)}
+    rows = await user_read(principal.claims, _GET, params)
+    if not rows:
+        raise NotFound("conversation not found")
+    row = rows[0]
+    bind_organization(row["organization_id"])
+    fetched = [Message.model_validate(m) for m in row.pop("messages_page")]
+    page = fetched[:messages_limit]
+    more = len(fetched) > messages_limit
+    next_cursor = pagination.encode(page[-1].created_at, page[-1].id) if more and page else None
+    messages = MessagePage(data=page, next_cursor=next_cursor)
     return ConversationDetail.model_validate({**row, "messages": messages})

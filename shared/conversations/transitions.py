@@ -30,7 +30,7 @@ CREATED = 201
 _TRANSITION = """
     with c as (
         update public.conversations c set
-            status = %(to)s::public.conversation_status,
+            status = %(to)s::text,
             assigned_to = case %(to)s::text when 'human' then (select auth.uid()) when 'bot' then null
                           else c.assigned_to end,
             closed_at = case when %(to)s::text = 'closed' then now() else c.closed_at end
@@ -90,9 +90,9 @@ async def apply(
     principal: Principal, conversation_id: uuid.UUID, transition: Transition, key: IdempotencyKey | None
 ) -> Conversation:
     """Apply ``transition``: 409 unless the conversation is in a state it leaves from; editors and above."""
+    target = await access.for_write(principal, conversation_id)
+    await ratelimit.limit_organization(target.organization_id)
     async with user_session(principal.claims) as db:
-        target = await access.for_write(db, conversation_id)
-        await ratelimit.limit_organization(target.organization_id)
         if replay := await idempotency.claim(db, key):
             raise replay
         if target.status not in transition.allowed_from:
@@ -118,9 +118,9 @@ async def human_reply(
     principal: Principal, conversation_id: uuid.UUID, data: HumanReply, key: IdempotencyKey | None
 ) -> Message:
     """A message from the human who has the conversation; 409 unless a human has taken it over."""
+    target = await access.for_write(principal, conversation_id)
+    await ratelimit.limit_organization(target.organization_id)
     async with user_session(principal.claims) as db:
-        target = await access.for_write(db, conversation_id)
-        await ratelimit.limit_organization(target.organization_id)
         if replay := await idempotency.claim(db, key):
             raise replay
         if target.status != "human":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from shared import idempotency, pagination
 from shared.conversations import creation
@@ -23,7 +24,7 @@ from shared.conversations.widget_models import (
     WidgetConversationStarted,
     WidgetMessage,
 )
-from shared.db import Session, service_session
+from shared.db import Session, service_call, service_session
 from shared.errors import Forbidden, IdempotentReplay, Unauthorized
 from shared.idempotency import IdempotencyKey
 from shared.observability.context import bind_organization
@@ -38,13 +39,21 @@ _VISITOR_CONVERSATION = """
     from public.conversations c where c.id = %s and c.channel = 'web'
 """
 _REPLACE_VISITOR_HASH = "update public.conversations c set visitor_token_hash = %s where c.id = %s and c.agent_id = %s"
-_MESSAGES = """
-    select m.id, m.role::text as role, m.content, m.content_type, m.created_at
-    from public.messages m
-    where m.conversation_id = %(conversation_id)s and m.role in ('lead', 'assistant', 'human')
-      and (%(after_t)s::timestamptz is null or (m.created_at, m.id) > (%(after_t)s::timestamptz, %(after_id)s::uuid))
-    order by m.created_at, m.id
-    limit %(fetch)s
+# The conversation and a page of the messages a visitor sees (limit + 1), in one statement; the token
+# is checked on the returned hash before anything is shown.
+_CONVERSATION_WITH_MESSAGES = """
+    select c.id, c.organization_id, c.status::text as status, c.created_at, c.visitor_token_hash,
+           (select coalesce(jsonb_agg(to_jsonb(m) order by m.created_at, m.id), '[]'::jsonb)
+            from (
+                select m.id, m.role::text as role, m.content, m.content_type, m.created_at
+                from public.messages m
+                where m.conversation_id = c.id and m.role in ('lead', 'assistant', 'human')
+                  and (%(after_t)s::timestamptz is null
+                       or (m.created_at, m.id) > (%(after_t)s::timestamptz, %(after_id)s::uuid))
+                order by m.created_at, m.id
+                limit %(fetch)s
+            ) m) as messages_page
+    from public.conversations c where c.id = %(conversation_id)s and c.channel = 'web'
 """
 
 
@@ -144,24 +153,28 @@ async def get_conversation(
 ) -> WidgetConversation:
     """The visitor's conversation and a page of its lead, assistant and human messages."""
     position = pagination.decode(cursor, "query.cursor")
-    async with service_session() as db:
-        visitor = await _visitor(db, conversation_id, token)
-        params = {"conversation_id": conversation_id, "fetch": limit + 1, **pagination.bounds(position)}
-        rows = await db.all(_MESSAGES, params)
-    page, next_cursor = pagination.split(rows, limit)
-    poll_cursor = pagination.encode(page[-1]["created_at"], page[-1]["id"]) if page else cursor
+    params = {"conversation_id": conversation_id, "fetch": limit + 1, **pagination.bounds(position)}
+    row = await service_call(_CONVERSATION_WITH_MESSAGES, params)
+    visitor = _checked_visitor(row, token)
+    fetched = [WidgetMessage.model_validate(m) for m in row["messages_page"]] if row else []
+    page = fetched[:limit]
+    next_cursor = pagination.encode(page[-1].created_at, page[-1].id) if len(fetched) > limit and page else None
+    poll_cursor = pagination.encode(page[-1].created_at, page[-1].id) if page else cursor
     return WidgetConversation(
         id=visitor.conversation_id,
         status=visitor.status,
         created_at=visitor.created_at,
-        messages=[WidgetMessage.model_validate(r) for r in page],
+        messages=page,
         next_cursor=next_cursor,
         poll_cursor=poll_cursor,
     )
 
 
 async def _visitor(db: Session, conversation_id: uuid.UUID, token: str) -> Visitor:
-    row = await db.one(_VISITOR_CONVERSATION, (conversation_id,))
+    return _checked_visitor(await db.one(_VISITOR_CONVERSATION, (conversation_id,)), token)
+
+
+def _checked_visitor(row: dict[str, Any] | None, token: str) -> Visitor:
     # One answer for an unknown conversation and a wrong token: neither reveals the other.
     if not token_matches(token, row["visitor_token_hash"] if row else None) or row is None:
         raise Unauthorized("invalid visitor token")

@@ -21,7 +21,7 @@ Sync = Callable[[SyncJob], Awaitable[SyncResult]]
 _FAN_OUT: LiteralString = """
     select ev.id as event_id, i.id as integration_id
     from unnest(%(ids)s::uuid[], %(orgs)s::uuid[], %(types)s::text[]) as ev (id, organization_id, type)
-    join public.integrations i on i.organization_id = ev.organization_id and i.kind = %(kind)s::public.integration_kind
+    join public.integrations i on i.organization_id = ev.organization_id and i.kind = %(kind)s::text
     where i.enabled and i.secret_id is not null and ev.type = any (%(wanted)s::text[])
 """
 

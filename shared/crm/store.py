@@ -24,7 +24,7 @@ _TARGET: LiteralString = """
            l.id as lead_id, l.name, l.email, l.phone, c.value, c.currency
     from public.event_outbox o
     join public.integrations i on i.id = %(integration)s and i.organization_id = o.organization_id
-                              and i.kind = %(kind)s::public.integration_kind
+                              and i.kind = %(kind)s::text
     cross join lateral (
         select case when o.payload ->> 'lead_id' ~* '^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$'
                     then (o.payload ->> 'lead_id')::uuid end as lead_id,

@@ -108,17 +108,31 @@ async def service_session() -> AsyncIterator[Session]:
         yield session
 
 
-async def service_call(sql: LiteralString, params: tuple[Any, ...] = ()) -> Row | None:
-    """One statement as ``service_role`` in its own transaction, in a single round trip.
+async def user_read(claims: Mapping[str, Any], sql: LiteralString, params: Params = ()) -> list[Row]:
+    """Every row of one statement run as the caller, in a transaction of its own, in one round trip.
 
-    For the worker's hot path (``app.begin_turn`` / ``app.finish_turn``): begin, role,
-    statement and commit travel as one simple-protocol query with client-side binding.
+    For reads: begin, role and claims, the statement and commit travel as one simple-protocol
+    script, so a warm read costs the same one round trip as a bare SELECT.
     """
+    return await _one_trip("authenticated", json.dumps(claims, separators=(",", ":")), sql, params)
+
+
+async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
+    """One statement as ``service_role`` in its own transaction, in a single round trip; its first row.
+
+    For the worker's hot path (``app.begin_turn`` / ``app.finish_turn``) and service-path reads.
+    """
+    rows = await _one_trip("service_role", _SERVICE_CLAIMS, sql, params)
+    return rows[0] if rows else None
+
+
+async def _one_trip(role: str, claims_json: str, sql: LiteralString, params: Params) -> list[Row]:
+    """Begin under ``role`` and claims, run ``sql``, commit: one query with client-side binding."""
     for attempt in range(2):
         conn = await get_connection()
         cursor = psycopg.AsyncClientCursor(conn)
         script = (
-            cursor.mogrify(_BEGIN_WITH_CONTEXT, ("service_role", _SERVICE_CLAIMS, _timeout()))
+            cursor.mogrify(_BEGIN_WITH_CONTEXT, (role, claims_json, _timeout()))
             + "; "
             + cursor.mogrify(sql, params)
             + "; commit"
@@ -128,7 +142,7 @@ async def service_call(sql: LiteralString, params: tuple[Any, ...] = ()) -> Row 
                 await cur.execute(script.encode())
                 cur.nextset()  # past BEGIN
                 cur.nextset()  # past set_config
-                return await cur.fetchone()
+                return await cur.fetchall() if cur.description else []
         except psycopg.OperationalError as exc:
             discard_connection()
             if attempt == 1:

@@ -12,7 +12,7 @@ from typing import LiteralString
 
 from shared import pagination
 from shared.auth import Principal
-from shared.db import Session, user_session
+from shared.db import Session, user_read, user_session
 from shared.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.integrations.changes import checked_change
 from shared.integrations.kinds import secret_values
@@ -28,7 +28,7 @@ _PAGE: LiteralString = """
     from public.organizations o
     left join lateral (
         select * from public.integrations x
-        where x.organization_id = o.id and (%(kind)s::public.integration_kind is null or x.kind = %(kind)s)
+        where x.organization_id = o.id and (%(kind)s::text is null or x.kind = %(kind)s)
           and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
         order by x.created_at desc, x.id desc
         limit %(limit)s + 1
@@ -93,8 +93,7 @@ async def list_integrations(
         **pagination.bounds(pagination.decode(cursor, "query.cursor")),
         "limit": limit,
     }
-    async with user_session(principal.claims) as db:
-        rows = await db.all(_PAGE, params)
+    rows = await user_read(principal.claims, _PAGE, params)
     if not rows:
         raise NotFound("organization not found")
     found = [Integration.model_validate(row) for row in rows if row["id"] is not None]

@@ -16,6 +16,7 @@ import httpx
 import openai
 
 from shared.errors import InvalidInput, UpstreamUnavailable
+from shared.llm import direct
 from shared.llm.prices import deployment_price
 from shared.llm.router import get_router
 from shared.llm.sdk import ModelResponse, Router, RouterRateLimitError, RouterRateLimitErrorBasic, preload
@@ -70,9 +71,10 @@ async def complete(
     router = router or get_router()
     started = time.perf_counter()
     try:
-        response = await router.acompletion(
-            model=alias,
-            messages=cast("list[AllMessageValues]", [dict(m) for m in messages]),
+        response = await direct.acompletion(
+            router,
+            alias,
+            cast("list[AllMessageValues]", [dict(m) for m in messages]),
             tools=[dict(t) for t in tools] if tools else None,
             temperature=temperature,
             max_tokens=max_tokens,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from shared.auth import Principal
-from shared.db import user_session
+from shared.db import user_read, user_session
 from shared.errors import AppError
 from shared.observability import metrics
 from shared.observability.context import bind_organization
@@ -41,8 +41,7 @@ async def create_organization(principal: Principal, data: CreateOrganization) ->
 
 async def list_my_organizations(principal: Principal) -> list[Organization]:
     """Every organization the caller belongs to, with their role in each."""
-    async with user_session(principal.claims) as db:
-        rows = await db.all(_MY_ORGANIZATIONS)
+    rows = await user_read(principal.claims, _MY_ORGANIZATIONS)
     return [Organization(**row) for row in rows]
 
 

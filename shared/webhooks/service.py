@@ -11,7 +11,7 @@ from typing import Any, LiteralString
 
 from shared import pagination
 from shared.auth import Principal
-from shared.db import Session, user_session
+from shared.db import Session, user_read, user_session
 from shared.errors import AppError, Forbidden, NotFound
 from shared.events.ids import delivery_public_id, event_public_id
 from shared.observability import metrics
@@ -85,8 +85,7 @@ async def create_endpoint(
 async def list_endpoints(principal: Principal, organization_id: uuid.UUID) -> list[WebhookEndpoint]:
     """The organization's endpoints, oldest first; every member may list them."""
     bind_organization(organization_id)
-    async with user_session(principal.claims) as db:
-        rows = await db.all(_LIST, (organization_id,))
+    rows = await user_read(principal.claims, _LIST, (organization_id,))
     if not rows:
         raise NotFound("organization not found")
     return [WebhookEndpoint.model_validate(row) for row in rows if row["id"] is not None]
@@ -135,8 +134,7 @@ async def list_deliveries(
 ) -> WebhookDeliveryList:
     """One page of the endpoint's delivery attempts, newest first; every member may read it."""
     params = {"endpoint": endpoint_id, **pagination.bounds(pagination.decode(cursor, "query.cursor")), "limit": limit}
-    async with user_session(principal.claims) as db:
-        rows = await db.all(_DELIVERIES, params)
+    rows = await user_read(principal.claims, _DELIVERIES, params)
     if not rows:
         raise NotFound("webhook endpoint not found")
     bind_organization(rows[0]["organization_id"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -61,20 +62,22 @@ _BODIES: dict[str, tuple[int, dict[str, Any]]] = {
 class FakeProvider:
     """Where the fake provider listens; ``api_base(mode)`` is a LiteLLM ``api_base``."""
 
-    def __init__(self, server: ThreadingHTTPServer, release: threading.Event) -> None:
+    def __init__(self, server: ThreadingHTTPServer, release: threading.Event, hits: Counter[str]) -> None:
         self.server = server
         self.release = release
+        self.hits = hits  # requests received per mode
 
     def api_base(self, mode: str) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}/{mode}/v1"
 
 
-def _handler(release: threading.Event) -> type[BaseHTTPRequestHandler]:
+def _handler(release: threading.Event, hits: Counter[str]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
             mode = self.path.strip("/").split("/", 1)[0]
+            hits[mode] += 1
             if mode == "hang":
                 release.wait(HANG_LIMIT_SECONDS)
                 return
@@ -94,12 +97,12 @@ def _handler(release: threading.Event) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture(scope="session")
 def fake_provider() -> Iterator[FakeProvider]:
-    release = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(release))
+    release, hits = threading.Event(), Counter[str]()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(release, hits))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="fake-openai", daemon=True)
     thread.start()
-    yield FakeProvider(server, release)
+    yield FakeProvider(server, release, hits)
     release.set()
     server.shutdown()
     server.server_close()

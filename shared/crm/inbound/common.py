@@ -25,11 +25,11 @@ from shared.secrets_store import read_secrets
 
 _BY_ID: LiteralString = """
     select i.id, i.organization_id, i.enabled, i.config, i.secret_id, i.external_id from public.integrations i
-    where i.id = %s and i.kind = %s::public.integration_kind
+    where i.id = %s and i.kind = %s::text
 """
 _BY_EXTERNAL_ID: LiteralString = """
     select i.id, i.organization_id, i.enabled, i.config, i.secret_id, i.external_id from public.integrations i
-    where i.kind = %s::public.integration_kind and i.external_id = any (%s)
+    where i.kind = %s::text and i.external_id = any (%s)
 """
 _RECORD: LiteralString = "select app.record_crm_outcome(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) as result"
 

@@ -196,3 +196,74 @@ def test_closing_stops_litellms_background_logging_task(shipped_router: Router) 
 
 def _logging_tasks(loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[Any]]:
     return [t for t in asyncio.all_tasks(loop) if "LoggingWorker" in repr(t.get_coro()) and not t.done()]
+
+
+def _plain(router: Router) -> Router:
+    """The same configuration on LiteLLM's own Router, without the direct first attempt."""
+    from shared.llm.sdk import Router as LiteLLMRouter
+
+    assert type(router) is not LiteLLMRouter
+    settings = {"num_retries": router.num_retries, "timeout": router.timeout, "fallbacks": router.fallbacks}
+    return LiteLLMRouter(model_list=copy.deepcopy(router.model_list), **settings)
+
+
+@pytest.mark.parametrize(("mode", "retries"), [("500", 0), ("500", 2), ("429", 1)])
+def test_a_failing_first_attempt_is_retried_and_falls_back_exactly_as_the_router_would(
+    fake_provider: FakeProvider, mode: str, retries: int
+) -> None:
+    # given smart failing with a fallback, and the same configuration on LiteLLM's own Router
+    ours = _failing_router(fake_provider, mode, _economy(), num_retries=retries)
+    theirs = _plain(ours)
+    # when each answers one turn
+    counts = []
+    for router in (ours, theirs):
+        before = fake_provider.hits[mode]
+        completion = _ask(router, "smart")
+        counts.append(fake_provider.hits[mode] - before)
+        assert (completion.model, completion.fallback_used) == ("local/sdr", True)
+    # then the provider saw the same attempts from both: the first plus the configured retries
+    assert counts == [1 + retries, 1 + retries]
+
+
+def test_a_deployment_cooling_down_is_not_called_directly(fake_provider: FakeProvider) -> None:
+    # given smart cooled down after one failure (allowed_fails 0), economy as its fallback
+    router = _failing_router(fake_provider, "500", _economy(), allowed_fails=0, cooldown_time=60)
+    _ask(router, "smart")
+    before = fake_provider.hits["500"]
+    # when the next turn asks smart
+    completion = _ask(router, "smart")
+    # then the cooling deployment was not called; the fallback answered
+    assert fake_provider.hits["500"] == before
+    assert completion.fallback_used
+
+
+def test_the_happy_path_skips_the_routers_retry_loops(shipped_router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the shipped config, with the Router's full entry point watched
+    entered: list[str] = []
+    full = shipped_router.acompletion
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        entered.append(kwargs["model"])
+        return await full(*args, **kwargs)
+
+    monkeypatch.setattr(shipped_router, "acompletion", watched)
+    # when a healthy alias answers
+    completion = _ask(shipped_router, "fast")
+    # then it answered from its own deployment, without entering the fallback and retry loops
+    assert (completion.alias, completion.fallback_used) == ("fast", False)
+    assert entered == []
+
+
+def test_a_call_does_not_register_prices_again(shipped_router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given the shipped config, whose deployments carry explicit prices, after a first call
+    from shared.llm.sdk import litellm
+
+    _ask(shipped_router, "fast")
+    registered: list[object] = []
+    original = litellm.register_model
+    monkeypatch.setattr(litellm, "register_model", lambda *a, **k: registered.append(a) or original(*a, **k))
+    # when the next turns ask for a completion
+    completion = _ask(shipped_router, "smart")
+    # then they are priced by the deployment without re-registering its price (which drops litellm's caches)
+    assert registered == []
+    assert completion.cost_usd > 0
