@@ -59,8 +59,7 @@ async def add_member(principal: Principal, organization_id: uuid.UUID, data: Add
 
 async def list_my_invitations(principal: Principal) -> list[Invitation]:
     """Pending invitations to the caller's e-mail; none until that e-mail is confirmed."""
-    async with user_session(principal.claims) as db:
-        rows = await db.all("select * from public.my_invitations()")
+    rows = await user_read(principal.claims, "select * from public.my_invitations()")
     return [Invitation(**row) for row in rows]
 
 

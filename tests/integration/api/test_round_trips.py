@@ -24,6 +24,7 @@ ORIGIN = "https://shop.example.com"
 # transaction and Meta's handshake touches no database, so they are not reads of this kind.
 READS: dict[str, str] = {
     "listOrganizations": "",
+    "listInvitations": "",
     "listAgents": "",
     "getAgent": "",
     "listConversations": "",
