@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from shared.http import problems
 from shared.http.middleware import InvocationMiddleware
+from shared.observability import get_tracer
 from shared.settings import get_settings
 
 API_VERSION = "0.1.0"
@@ -18,6 +19,7 @@ def create_app(title: str) -> FastAPI:
     which merges every function's schema; a deployed function exposes none.
     """
     get_settings()  # fail the cold start, not the first request, on bad configuration
+    get_tracer()  # load the X-Ray SDK during init (when tracing is on), not in the first request
     app = FastAPI(title=title, version=API_VERSION, docs_url=None, redoc_url=None, openapi_url=None)
     problems.install(app)
     app.add_middleware(InvocationMiddleware)

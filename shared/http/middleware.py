@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.http.problems import internal_error
 from shared.observability import logger, metrics
 from shared.observability.context import begin_invocation
+from shared.observability.tracing import request_subsegment
 
 
 class InvocationMiddleware:
@@ -37,7 +38,9 @@ class InvocationMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # Annotations (the organization, say) need a subsegment: Lambda's own segment is read-only.
+            async with request_subsegment("## request", cold):
+                await self.app(scope, receive, send_with_id)
         except Exception:
             logger.exception("unhandled error")
             if not status["sent"]:

@@ -1,5 +1,6 @@
 """Logging, metrics and tracing shared by every function (Powertools)."""
 
 from shared.observability.telemetry import get_tracer, logger, metrics, publish_metrics
+from shared.observability.tracing import traced_handler
 
-__all__ = ["get_tracer", "logger", "metrics", "publish_metrics"]
+__all__ = ["get_tracer", "logger", "metrics", "publish_metrics", "traced_handler"]

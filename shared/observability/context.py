@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.observability.telemetry import get_tracer, logger
+from shared.observability.telemetry import logger
+from shared.observability.tracing import annotate
 
 _PER_REQUEST_KEYS = ["request_id", "correlation_id", "function_name", "organization_id", "cold_start"]
 
@@ -26,6 +27,4 @@ def begin_invocation(aws_context: Any, aws_event: dict[str, Any] | None, cold_st
 def bind_organization(organization_id: object) -> None:
     """Tag every following log line and the trace with the organization in scope."""
     logger.append_keys(organization_id=str(organization_id))
-    tracer = get_tracer()
-    if tracer is not None:
-        tracer.put_annotation(key="organization_id", value=str(organization_id))
+    annotate("organization_id", str(organization_id))

@@ -35,19 +35,25 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 
+TRACED_MODULES = ("botocore", "httpx")
+
+
 @lru_cache(maxsize=1)
 def get_tracer() -> Tracer | None:
     """The X-Ray tracer, or None when tracing is off.
 
-    Importing the X-Ray SDK (and botocore with it) costs ~190 ms of cold start, so it
-    happens only in Lambda with tracing on; ``POWERTOOLS_TRACE_DISABLED=true`` skips it.
+    Importing the X-Ray SDK (and botocore with it) costs ~190 ms, so it happens only in
+    Lambda with tracing on (``POWERTOOLS_TRACE_DISABLED=true`` skips it), and during init:
+    ``create_app`` and ``traced_handler`` call this at import.
     """
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true")
     if disabled or not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         return None
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=_SERVICE)
+    # Only what this code calls: AWS (SQS, SSM) and HTTP (providers, Graph API, CRMs, Upstash).
+    # patch_all would import a dozen unused libraries during init.
+    return Tracer(service=_SERVICE, patch_modules=TRACED_MODULES)
 
 
 H = TypeVar("H", bound=Callable[..., Any])

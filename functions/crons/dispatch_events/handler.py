@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.events.dispatch import dispatch_pending
 from shared.events.registry import deliverers
-from shared.observability import logger, publish_metrics
+from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
 from shared.settings import get_settings
 
@@ -22,6 +22,7 @@ RESERVE_MS = 10_000
 
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
+@traced_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Lambda entry point for the EventBridge schedule."""
     result = run(dispatch_pending(DELIVERERS, lambda: context.get_remaining_time_in_millis() > RESERVE_MS))

@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.observability import logger, publish_metrics
+from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
 from shared.settings import get_settings
 from shared.turns.sweep import sweep
@@ -15,6 +15,7 @@ get_settings()
 
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
+@traced_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Lambda entry point for the EventBridge schedule."""
     summary = asdict(run(sweep()))

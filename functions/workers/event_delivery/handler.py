@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.events.registry import deliverers
 from shared.events.worker import process_record
-from shared.observability import logger, publish_metrics
+from shared.observability import logger, publish_metrics, traced_handler
 from shared.settings import get_settings
 
 get_settings()
@@ -31,6 +31,7 @@ def record_handler(record: SQSRecord) -> str:
 
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
+@traced_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point for the events queue."""
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

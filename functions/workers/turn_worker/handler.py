@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.llm import gateway  # noqa: F401  (import litellm during init, not during the first turn)
-from shared.observability import logger, publish_metrics
+from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
 from shared.settings import get_settings
 from shared.turns.service import run_turn
@@ -44,6 +44,7 @@ def record_handler(record: SQSRecord) -> str:
 
 @publish_metrics
 @logger.inject_lambda_context(clear_state=True)
+@traced_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point for the turn queue."""
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

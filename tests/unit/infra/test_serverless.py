@@ -132,11 +132,22 @@ def test_fifo_queue_has_a_fifo_dead_letter_queue() -> None:
 def test_secrets_come_from_ssm_and_are_never_inlined() -> None:
     # given the provider environment
     env = CONFIG["provider"]["environment"]
-    # then secrets are references resolved at cold start, plain values come from SSM at deploy
+    # then secrets are references resolved at cold start, plain values are stage params
     for name in ("DATABASE_URL", "SUPABASE_JWT_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "UPSTASH_REDIS_REST_TOKEN"):
         assert env[name].startswith("ssm:/") or env[name].startswith("ssm:${"), name
     for name in ("SUPABASE_URL", "UPSTASH_REDIS_REST_URL"):
-        assert env[name].startswith("${ssm:"), name
+        assert env[name].startswith("${param:"), name
+
+
+def test_packaging_needs_no_aws_lookup() -> None:
+    # given the raw serverless.yml
+    text = (REPO / "serverless.yml").read_text(encoding="utf-8")
+    # then no variable needs AWS credentials to resolve (so `serverless package --stage ci` runs offline)
+    assert "${ssm:" not in text
+    assert "${aws:" not in text
+    assert "${cf:" not in text
+    # and the ci stage has every param another stage would take from the deployer's environment
+    assert set(CONFIG["params"]["ci"]) >= {"supabaseUrl", "upstashRedisRestUrl"}
 
 
 def test_http_functions_do_not_import_litellm() -> None:
