@@ -225,6 +225,8 @@ def stage_service(python312: Path, arch: str) -> None:
     shutil.rmtree(SERVICE, ignore_errors=True)
     SERVICE.mkdir(parents=True)
     shutil.copy2(REPO / "serverless.yml", SERVICE / "serverless.yml")
+    (SERVICE / "ship").mkdir()
+    shutil.copy2(REPO / "ship" / "offline-layers.js", SERVICE / "ship" / "offline-layers.js")
     shutil.copytree(REPO / "functions", SERVICE / "functions", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     compile_tree(python312, SERVICE / "functions", "/var/task/functions", (".",))
     layers = SERVICE / "build" / "layers" / arch
@@ -260,15 +262,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ship.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), help="target architecture (serverless.yml's)")
     parser.add_argument("--layers-only", action="store_true", help="build the layers, skip serverless package")
+    parser.add_argument("--reuse-layers", action="store_true", help="keep build/layers, redo functions + package")
     args = parser.parse_args()
     python312 = find_python312()
     print(f"compiling with {python312}", flush=True)
     arch = args.arch or target_arch()
     cli = None if args.layers_only else npm_ci()
-    build_layers(arch, python312)
-    if host_arch() != arch:
-        build_layers(host_arch(), python312)  # what the smoke test and the benchmark run here
-    build_runtime(python312)
+    if not args.reuse_layers:
+        build_layers(arch, python312)
+        if host_arch() != arch:
+            build_layers(host_arch(), python312)  # what the smoke test and the benchmark run here
+        build_runtime(python312)
     if cli is not None:
         stage_service(python312, arch)
         serverless_package(cli)
