@@ -56,7 +56,7 @@ def lint() -> None:
     """ruff (lint + format check) and mypy (strict on shared/)."""
     _run(BIN / "ruff", "check", "--no-cache", ".")
     _run(BIN / "ruff", "format", "--no-cache", "--check", ".")
-    _run(BIN / "mypy", "shared", "functions", "local_runtime", "bench")
+    _run(BIN / "mypy", "shared", "functions", "local_runtime", "bench", "ship")
 
 
 def main() -> None:

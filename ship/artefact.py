@@ -89,7 +89,7 @@ def contributors(paths: list[Path], top: int = 10) -> list[tuple[str, int]]:
     return sizes.most_common(top)
 
 
-def _extract(path: Path, dest: Path) -> None:
+def extract(path: Path, dest: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             zf.extract(info, dest)
@@ -115,9 +115,9 @@ def make_writable(root: Path) -> None:
 def lay_out(function: Function, arch: str, root: Path) -> tuple[Path, Path]:
     """``root/task`` (the function's zip) and ``root/opt`` (its layers, in order), read-only."""
     task, opt = root / "task", root / "opt"
-    _extract(function.zip, task)
+    extract(function.zip, task)
     for layer in function.layer_zips(arch):
-        _extract(layer, opt)
+        extract(layer, opt)
     make_read_only(task)
     make_read_only(opt)
     return task, opt

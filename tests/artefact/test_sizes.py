@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ship import artefact
-from ship.build import target_arch
+from ship.build import BUILD, target_arch
 
 pytestmark = pytest.mark.artefact
 
@@ -46,7 +46,7 @@ def test_layers_ship_python_312_bytecode_and_no_runtime_sdk(built_artefact: list
     # given the HTTP layer's file list
     import zipfile
 
-    with zipfile.ZipFile(artefact.BUILD / "layers" / target_arch() / "http.zip") as zf:
+    with zipfile.ZipFile(BUILD / "layers" / target_arch() / "http.zip") as zf:
         names = zf.namelist()
     # then there is no source-only module: each .py has its 3.12 pyc, every other module is a pyc
     sources = {n for n in names if n.endswith(".py")}
