@@ -15,6 +15,9 @@ from shared.clients.http import get_http
 from shared.observability import logger
 from shared.settings import get_settings
 
+# Read when present: without it broadcasts are skipped (serverless.yml still gives it to the turn worker).
+SECRETS_OPTIONAL = ("supabase_service_role_key",)
+
 
 def channel_topic(conversation_id: uuid.UUID) -> str:
     """The channel a web client subscribes to for one conversation."""

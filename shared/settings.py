@@ -1,13 +1,22 @@
 """Settings for every function, validated once at cold start.
 
 Values come from the environment. In AWS a secret's variable may instead hold a
-reference, ``ssm:/path`` or ``secretsmanager:name``, resolved here through
-Powertools Parameters (cached, so warm invocations never refetch).
+reference, ``ssm:/path`` or ``secretsmanager:name``: all of a function's SSM references
+are resolved in one ``GetParameters`` call through Powertools Parameters, decrypted and
+cached for ``SECRET_MAX_AGE_SECONDS``; after that the next ``get_settings()`` resolves
+them again, so a rotated value is picked up within that window (README, "Rotation").
+
+Each function is given only the secrets it uses (serverless.yml). A module that reads a
+secret declares it in ``SECRETS_USED``; ``require_used_secrets()``, called at the end of
+init, fails the cold start when one of the loaded modules needs a secret that is missing.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -16,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.errors import ConfigurationError
 
 SECRET_MAX_AGE_SECONDS = 300
-_SECRET_FIELDS = (
+SECRET_FIELDS = (
     "database_url",
     "supabase_jwt_secret",
     "supabase_service_role_key",
@@ -37,19 +46,40 @@ _PLACEHOLDERS = (
 )
 
 
-def resolve_reference(value: str) -> str:
-    """Resolve ``ssm:`` / ``secretsmanager:`` references; return other values unchanged."""
-    if not value.startswith(("ssm:", "secretsmanager:")):
-        return value
+def is_reference(value: object) -> bool:
+    """True for an ``ssm:`` or ``secretsmanager:`` reference."""
+    return isinstance(value, str) and value.startswith(("ssm:", "secretsmanager:"))
+
+
+def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[str, str]:
+    """``values`` with every reference resolved: all SSM ones in one batch, decrypted and cached.
+
+    ``force`` skips the cache (a credential was just refused: it may have rotated).
+    Other values are returned unchanged.
+    """
+    resolved = dict(values)
+    ssm = {key: value[4:] for key, value in values.items() if value.startswith("ssm:")}
+    managed = {key: value[15:] for key, value in values.items() if value.startswith("secretsmanager:")}
+    if not ssm and not managed:
+        return resolved
     from aws_lambda_powertools.utilities import parameters
 
+    max_age = SECRET_MAX_AGE_SECONDS
+    if force:
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # get_parameters_by_name has no force_fetch
     try:
-        if value.startswith("ssm:"):
-            return str(parameters.get_parameter(value[4:], decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
-        return str(parameters.get_secret(value[15:], max_age=SECRET_MAX_AGE_SECONDS))
+        if ssm:
+            found = parameters.get_parameters_by_name(
+                {name: {} for name in sorted(set(ssm.values()))}, decrypt=True, max_age=max_age
+            )
+            resolved.update({key: str(found[name]) for key, name in ssm.items()})
+        for key, name in managed.items():
+            resolved[key] = str(parameters.get_secret(name, max_age=max_age))
     except (parameters.GetParameterError, parameters.TransformParameterError) as exc:
-        # Not a ValueError, so pydantic would let it escape get_settings() unwrapped.
-        raise ConfigurationError(f"cannot resolve secret reference {value}: {exc}") from exc
+        # Not a ValueError, so pydantic would let it escape get_settings() unwrapped. Names only, never values.
+        names = sorted({*ssm.values(), *managed.values()})
+        raise ConfigurationError(f"cannot resolve secret references {names}: {exc}") from exc
+    return resolved
 
 
 class Settings(BaseSettings):
@@ -102,11 +132,10 @@ class Settings(BaseSettings):
     def _resolve_secret_references(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        resolved = dict(data)
-        for key, value in data.items():
-            if key.lower() in _SECRET_FIELDS and isinstance(value, str):
-                resolved[key] = resolve_reference(value)
-        return resolved
+        references = {k: v for k, v in data.items() if k.lower() in SECRET_FIELDS and is_reference(v)}
+        if not references:
+            return data
+        return {**data, **resolve_references(references, force=_force_refetch.active)}
 
     @field_validator("supabase_url", "supabase_jwks_url", "upstash_redis_rest_url")
     @classmethod
@@ -117,11 +146,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:
-        if self.supabase_jwt_secret is None and self.jwks_url is None:
-            raise ValueError("set SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL to verify tokens")
         if self.app_env == "dev":
             return self
-        for name in _SECRET_FIELDS:
+        for name in SECRET_FIELDS:
             secret = getattr(self, name)
             if secret is not None and _is_placeholder(secret.get_secret_value()):
                 raise ValueError(f"{name.upper()} holds a placeholder; set a real secret")
@@ -158,11 +185,110 @@ def _is_placeholder(value: str) -> bool:
     return not value.strip() or any(marker in lowered for marker in _PLACEHOLDERS)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Load and validate settings once per container; a bad config fails the cold start."""
+class _ForceRefetch(threading.local):
+    active = False
+
+
+_force_refetch = _ForceRefetch()
+
+
+def _load() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or err["msg"] for err in exc.errors())
         raise ConfigurationError(f"invalid settings: {fields}: {exc.errors()[0]['msg']}") from exc
+
+
+class _SettingsCache:
+    """``get_settings()``: load once per container, again after ``SECRET_MAX_AGE_SECONDS`` when the
+    environment holds secret references (plain values never change, so they are never reloaded)."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Settings:
+        settings = self._settings
+        if settings is not None and not self._expired():
+            return settings
+        with self._lock:
+            if self._settings is None or self._expired():
+                self._settings, self._loaded_at = _load(), time.monotonic()
+            return self._settings
+
+    def _expired(self) -> bool:
+        age = time.monotonic() - self._loaded_at
+        return age >= SECRET_MAX_AGE_SECONDS and _references_in_environment()
+
+    def refresh(self) -> Settings:
+        """Reload now, fetching every secret reference again (bypassing the Parameters cache)."""
+        with self._lock:
+            _force_refetch.active = True
+            try:
+                self._settings, self._loaded_at = _load(), time.monotonic()
+            finally:
+                _force_refetch.active = False
+            return self._settings
+
+    def cache_clear(self) -> None:
+        """Forget the loaded settings (tests; SnapStart restore does not need it)."""
+        with self._lock:
+            self._settings = None
+
+
+def _references_in_environment() -> bool:
+    import os
+
+    return any(is_reference(os.environ.get(name.upper())) for name in SECRET_FIELDS)
+
+
+get_settings = _SettingsCache()
+"""Load and validate settings once per container; a bad config fails the cold start."""
+
+
+def refresh_secrets() -> Settings:
+    """Settings with every secret fetched again now: call it when a credential is refused."""
+    return get_settings.refresh()
+
+
+def missing_secret(settings: Settings, name: str) -> bool:
+    """True when the function was not given the secret ``name`` (a JWKS URL stands in for the JWT secret)."""
+    if name == "supabase_jwt_secret" and settings.jwks_url is not None:
+        return False
+    return getattr(settings, name) is None
+
+
+def used_secrets(modules: Iterable[object] | None = None, optional: bool = False) -> set[str]:
+    """The secrets the loaded modules of this code base declare they need (``SECRETS_USED``),
+    plus, with ``optional``, those they read only when present (``SECRETS_OPTIONAL``)."""
+    loaded = modules if modules is not None else list(sys.modules.values())
+    used: set[str] = set()
+    for module in loaded:
+        if getattr(module, "__name__", "").startswith("shared."):
+            used.update(getattr(module, "SECRETS_USED", ()))
+            if optional:
+                used.update(getattr(module, "SECRETS_OPTIONAL", ()))
+    return used
+
+
+def _variable(name: str) -> str:
+    return "SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL" if name == "supabase_jwt_secret" else name.upper()
+
+
+def require_used_secrets() -> Settings:
+    """Validate settings and fail the cold start when a loaded module needs a secret this function lacks.
+
+    Called at the end of init (``create_app``, and the workers' module level), once every
+    module the handler imports is loaded. Enforced where functions are deployed (``staging``,
+    ``prod``), where one container holds one function; on a laptop or in a test process that
+    imports many functions, a missing secret surfaces at first use instead.
+    """
+    settings = get_settings()
+    if settings.app_env not in ("staging", "prod"):
+        return settings
+    missing = sorted(_variable(name) for name in used_secrets() if missing_secret(settings, name))
+    if missing:
+        raise ConfigurationError(f"this function needs {', '.join(missing)}; set it in serverless.yml")
+    return settings

@@ -116,11 +116,11 @@ def app_env(database_url: str, upstash: tuple[str, str], jwt_secret: str, aws: A
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
-        from shared.auth.jwt import get_verifier
+        from shared.auth.jwt import clear_verifier
         from shared.settings import get_settings
 
         get_settings.cache_clear()
-        get_verifier.cache_clear()
+        clear_verifier()
         yield env
         get_settings.cache_clear()
-        get_verifier.cache_clear()
+        clear_verifier()

@@ -77,7 +77,7 @@ def _match(table: list[Route], method: str, path: str) -> tuple[Route | None, di
 
 def _authorize(request: Request) -> dict[str, Any] | None:
     """What API Gateway's JWT authorizer does: verify the bearer token, expose its claims."""
-    from shared.auth import get_verifier
+    from shared.auth.jwt import get_verifier
     from shared.errors import Unauthorized
 
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

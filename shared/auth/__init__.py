@@ -1,5 +1,9 @@
-"""Verification of Supabase Auth JWTs."""
+"""Verification of Supabase Auth JWTs.
 
-from shared.auth.jwt import Principal, TokenVerifier, get_verifier
+Only ``Principal`` is exported here: use cases need the type, not the verifier. Code that
+verifies tokens imports ``shared.auth.jwt`` (and so needs the JWT secret).
+"""
 
-__all__ = ["Principal", "TokenVerifier", "get_verifier"]
+from shared.auth.principal import Principal
+
+__all__ = ["Principal"]

@@ -10,29 +10,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jwt
 
+from shared.auth.principal import Principal
 from shared.errors import Unauthorized
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
+
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("supabase_jwt_secret",)
 
 ASYMMETRIC_ALGORITHMS = frozenset({"ES256", "RS256"})
 JWKS_CACHE_SECONDS = 600
 VERIFIED_CACHE_SIZE = 256
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The verified caller: a Supabase user and the claims their token carried."""
-
-    user_id: uuid.UUID
-    role: str
-    email: str | None
-    claims: Mapping[str, Any]
 
 
 class TokenVerifier:
@@ -152,10 +144,16 @@ def _principal(claims: dict[str, Any]) -> Principal:
     )
 
 
-@lru_cache(maxsize=1)
 def get_verifier() -> TokenVerifier:
-    """The container's verifier, configured from settings."""
-    settings = get_settings()
+    """The container's verifier, rebuilt (with an empty verified-token cache) when settings reload.
+
+    Settings reload after the secrets' max age, so a rotated JWT secret is used within it.
+    """
+    return _verifier_for(get_settings())
+
+
+@lru_cache(maxsize=1)
+def _verifier_for(settings: Settings) -> TokenVerifier:
     secret = settings.supabase_jwt_secret
     return TokenVerifier(
         audience=settings.jwt_audience,
@@ -164,3 +162,8 @@ def get_verifier() -> TokenVerifier:
         jwks_url=settings.jwks_url,
         leeway_seconds=settings.jwt_leeway_seconds,
     )
+
+
+def clear_verifier() -> None:
+    """Forget the container's verifier (tests, after changing settings)."""
+    _verifier_for.cache_clear()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.clients.per_loop import PerLoop
 from shared.errors import ConfigurationError
 from shared.settings import get_settings
+
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("upstash_redis_rest_token",)
 
 if TYPE_CHECKING:
     from upstash_redis.asyncio import Redis
@@ -15,27 +19,43 @@ if TYPE_CHECKING:
 RETRY_INTERVAL_SECONDS = 0.05
 
 
-async def _build() -> Redis:
+@dataclass(frozen=True)
+class _Client:
+    redis: Redis
+    token: str
+
+
+async def _build() -> _Client:
     from upstash_redis.asyncio import Redis
 
     settings = get_settings()
     if not settings.upstash_redis_rest_url or settings.upstash_redis_rest_token is None:
         raise ConfigurationError("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN are required")
-    return Redis(
+    token = settings.upstash_redis_rest_token.get_secret_value()
+    redis = Redis(
         url=settings.upstash_redis_rest_url,
-        token=settings.upstash_redis_rest_token.get_secret_value(),
+        token=token,
         rest_retries=1,
         rest_retry_interval=RETRY_INTERVAL_SECONDS,
         allow_telemetry=False,
     )
+    return _Client(redis, token)
 
 
-_redis: PerLoop[Redis] = PerLoop(_build)
+_redis: PerLoop[_Client] = PerLoop(_build)
 
 
 async def get_redis() -> Redis:
-    """Return this container's client, built on first use."""
-    return await _redis.get()
+    """Return this container's client, built on first use and rebuilt when the token rotated.
+
+    Settings reload secrets after their max age; a client built with an older token is closed.
+    """
+    client = await _redis.get()
+    token = get_settings().upstash_redis_rest_token
+    if token is not None and client.token != token.get_secret_value():
+        await close_redis()
+        client = await _redis.get()
+    return client.redis
 
 
 async def close_redis() -> None:
@@ -43,4 +63,4 @@ async def close_redis() -> None:
     client = _redis.peek()
     _redis.forget()
     if client is not None:
-        await client.close()
+        await client.redis.close()

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from shared.errors import ConfigurationError
 from shared.settings import get_settings
 
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("supabase_service_role_key",)
+
 if TYPE_CHECKING:
     from supabase import Client
 

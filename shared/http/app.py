@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from shared.http import problems
 from shared.http.middleware import InvocationMiddleware
 from shared.observability import get_tracer
-from shared.settings import get_settings
+from shared.settings import require_used_secrets
 
 API_VERSION = "0.1.0"
 
@@ -18,7 +18,8 @@ def create_app(title: str) -> FastAPI:
     The function adds only its own routes. Docs are served by the local gateway,
     which merges every function's schema; a deployed function exposes none.
     """
-    get_settings()  # fail the cold start, not the first request, on bad configuration
+    # Fail the cold start, not the first request, on bad configuration or a secret this function lacks.
+    require_used_secrets()
     get_tracer()  # load the X-Ray SDK during init (when tracing is on), not in the first request
     app = FastAPI(title=title, version=API_VERSION, docs_url=None, redoc_url=None, openapi_url=None)
     problems.install(app)

@@ -7,7 +7,8 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Header
 
-from shared.auth import Principal, get_verifier
+from shared.auth import Principal
+from shared.auth.jwt import get_verifier
 from shared.errors import Unauthorized
 
 

@@ -15,6 +15,9 @@ from pydantic import SecretStr
 from shared.errors import AppError, Forbidden, Unauthorized
 from shared.settings import get_settings
 
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("whatsapp_app_secret", "whatsapp_verify_token")
+
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _PREFIX = "sha256="
 _HEX_DIGITS = frozenset("0123456789abcdef")

@@ -6,7 +6,8 @@ from fastapi import Response
 from mangum import Mangum
 
 from shared.agents import service
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 
 app = create_app("archive-agent")

@@ -9,7 +9,8 @@ from mangum import Mangum
 from shared.agents import service
 from shared.agents.models import Agent
 from shared.agents.versions import etag
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 
 app = create_app("get-agent")

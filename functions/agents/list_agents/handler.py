@@ -8,7 +8,8 @@ from mangum import Mangum
 
 from shared.agents import service
 from shared.agents.models import AgentList
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 
 app = create_app("list-agents")

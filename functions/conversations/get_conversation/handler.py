@@ -8,7 +8,8 @@ from mangum import Mangum
 
 from shared.conversations import service
 from shared.conversations.models import ConversationDetail
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 

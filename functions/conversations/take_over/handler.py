@@ -6,7 +6,8 @@ from mangum import Mangum
 
 from shared.conversations import transitions
 from shared.conversations.models import Conversation
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 from shared.idempotency import IdempotencyKeyHeader
 

@@ -12,9 +12,9 @@ from shared.events.dispatch import dispatch_pending
 from shared.events.registry import deliverers
 from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
-from shared.settings import get_settings
+from shared.settings import require_used_secrets
 
-get_settings()
+require_used_secrets()
 DELIVERERS = deliverers()
 # Stop starting batches this close to the timeout; one batch takes well under a second.
 RESERVE_MS = 10_000

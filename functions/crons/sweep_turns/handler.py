@@ -7,10 +7,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
-from shared.settings import get_settings
+from shared.settings import require_used_secrets
 from shared.turns.sweep import sweep
 
-get_settings()
+require_used_secrets()
 
 
 @publish_metrics

@@ -2,7 +2,8 @@
 
 from mangum import Mangum
 
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 from shared.organizations import service
 from shared.organizations.models import OrganizationList

@@ -5,7 +5,8 @@ import uuid
 from fastapi import Response
 from mangum import Mangum
 
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 from shared.webhooks import service
 

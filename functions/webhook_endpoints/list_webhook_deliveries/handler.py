@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import Query
 from mangum import Mangum
 
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 from shared.webhooks import service
 from shared.webhooks.models import WebhookDeliveryList

@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.events.registry import deliverers
 from shared.events.worker import process_record
 from shared.observability import logger, publish_metrics, traced_handler
-from shared.settings import get_settings
+from shared.settings import require_used_secrets
 
-get_settings()
+require_used_secrets()
 DELIVERERS = deliverers()
 # A batch whose every record failed is still a partial response, not an invocation error: each record
 # already set its own backoff, which a failed invocation would not change but would count as an error.

@@ -17,12 +17,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.llm import gateway  # noqa: F401  (import litellm during init, not during the first turn)
 from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
-from shared.settings import get_settings
+from shared.settings import require_used_secrets
+from shared.snapstart import register_hooks
 from shared.turns.service import run_turn
 from shared.whatsapp.jobs import SEND
 from shared.whatsapp.outbound import send_stored_message
 
-get_settings()
+require_used_secrets()
+register_hooks()  # SnapStart: drop connections before the snapshot, rebuild after each restore
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 

@@ -33,6 +33,9 @@ from shared.errors import MalformedRequest, NotFound, Unauthorized, UpstreamUnav
 from shared.observability import logger
 from shared.settings import get_settings
 
+# Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
+SECRETS_USED = ("hubspot_client_secret",)
+
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
 TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 MAX_AGE_MS = 5 * 60 * 1000

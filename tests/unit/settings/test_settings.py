@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from shared.errors import ConfigurationError
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, get_settings, require_used_secrets
 
 REAL_JWT_SECRET = "k3Jd8vQ2mZr7Lx1Np4Wt9Ys6Hb0Fc5Ge"  # 32 characters, no placeholder marker
 REAL_DATABASE_URL = "postgresql://app:Zq8w3Kp1@db.internal:5432/app"
@@ -94,13 +94,16 @@ def test_missing_database_url_names_the_field(clean_env: pytest.MonkeyPatch) -> 
         get_settings()
 
 
-def test_missing_token_verification_key_is_refused(clean_env: pytest.MonkeyPatch) -> None:
-    # GIVEN neither a JWT secret nor a JWKS URL
+def test_missing_token_verification_key_is_refused_where_tokens_are_verified(clean_env: pytest.MonkeyPatch) -> None:
+    # GIVEN a deployed function that verifies tokens, given neither a JWT secret nor a JWKS URL
+    import shared.auth.jwt  # noqa: F401  (loaded: this function verifies tokens)
+
+    clean_env.setenv("APP_ENV", "prod")
     clean_env.setenv("DATABASE_URL", REAL_DATABASE_URL)
 
-    # WHEN / THEN settings refuse to load
+    # WHEN / THEN its cold start fails, naming what to set
     with pytest.raises(ConfigurationError, match="SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL"):
-        get_settings()
+        require_used_secrets()
 
 
 def test_jwks_url_alone_is_enough_to_verify_tokens(clean_env: pytest.MonkeyPatch) -> None:

@@ -54,7 +54,11 @@ def test_the_secrets_may_be_ssm_references(settings_env: pytest.MonkeyPatch) -> 
     import shared.settings
 
     stored = {"/ca/test/whatsapp-app-secret": "s3cr3t-0f-the-app", "/ca/test/whatsapp-verify-token": "vt-0f-meta"}
-    settings_env.setattr(shared.settings, "resolve_reference", lambda v: stored.get(v.removeprefix("ssm:"), v))
+    settings_env.setattr(
+        shared.settings,
+        "resolve_references",
+        lambda values, force=False: {k: stored.get(v.removeprefix("ssm:"), v) for k, v in values.items()},
+    )
     settings_env.setenv("WHATSAPP_APP_SECRET", "ssm:/ca/test/whatsapp-app-secret")
     settings_env.setenv("WHATSAPP_VERIFY_TOKEN", "ssm:/ca/test/whatsapp-verify-token")
     get_settings.cache_clear()
