@@ -158,6 +158,16 @@ def main() -> None:
         for title, module in (("The turn worker", "bench.turns"), ("The WhatsApp webhook", "bench.whatsapp_webhook")):
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
+    print(
+        "\n## Cold init from the built artefact (Python 3.12, read-only layout, prod settings, tracing on)\n",
+        flush=True,
+    )
+    from ship import artefact
+
+    if artefact.built():
+        subprocess.run([sys.executable, "-m", "bench.artefact"], cwd=REPO, check=True)
+    else:
+        print("skipped: no artefact; run `python3 scripts/dev.py package` first", flush=True)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class Scenario:
     functions: dict[str, artefact.Function]
     http_events: dict[str, dict[str, Any]]
     app_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def environment(self, function: artefact.Function) -> dict[str, str]:
         task, _ = self.runner.layout(function)
@@ -59,6 +60,7 @@ class Scenario:
             overrides={
                 "SUPABASE_URL": self.services.issuer.removesuffix("/auth/v1"),
                 "UPSTASH_REDIS_REST_URL": self.services.upstash_url,
+                **self.extra_env,
             },
             aws=self.services.aws_env,
             xray_port=self.services.xray_port,
