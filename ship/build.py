@@ -103,10 +103,10 @@ def compile_tree(python312: Path, root: Path, recorded_as: str, keep_source: tup
         check=True,
     )
     summary = json.loads(out.stdout)
-    print(f"  {summary['compiled']} modules compiled ({summary['kept_source']} keep their source)", flush=True)
+    print(f"  {summary['compiled']} modules compiled ({summary['kept_source']} keep their source)", file=sys.stderr)
     for failure in summary["failures"]:
         # A file 3.12 cannot compile cannot be imported either (templates, py2 leftovers).
-        print(f"  not compilable with 3.12, left as is: {failure}", flush=True)
+        print(f"  not compilable with 3.12, left as is: {failure}", file=sys.stderr)
 
 
 def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
