@@ -109,15 +109,10 @@ def compile_tree(python312: Path, root: Path, recorded_as: str, keep_source: tup
         print(f"  not compilable with 3.12, left as is: {failure}", file=sys.stderr)
 
 
-def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
-    """pip-install the layer's locked wheels for python3.12/``arch`` into ``out/python``, prune, compile."""
-    machine = ARCHITECTURES[arch]
-    target = out / "python"
-    shutil.rmtree(out, ignore_errors=True)
-    target.mkdir(parents=True)
+def pip_install(requirements: str, target: Path, platform_args: list[str]) -> None:
+    """Hash-checked wheels for python3.12 into ``target``: no dependency resolution, no build, no compile."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as reqs:
-        reqs.write(requirements_for(layer, arch))
-    platforms = [arg for tag in PLATFORM_TAGS for arg in ("--platform", tag.format(m=machine))]
+        reqs.write(requirements)
     try:
         _run(
             [
@@ -131,9 +126,7 @@ def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
                 "--no-deps",
                 "--no-compile",
                 "--only-binary=:all:",
-                *platforms,
-                "--implementation",
-                "cp",
+                *platform_args,
                 "--python-version",
                 PYTHON_VERSION,
                 "--target",
@@ -144,6 +137,16 @@ def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
         )
     finally:
         os.unlink(reqs.name)
+
+
+def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
+    """pip-install the layer's locked wheels for python3.12/``arch`` into ``out/python``, prune, compile."""
+    machine = ARCHITECTURES[arch]
+    target = out / "python"
+    shutil.rmtree(out, ignore_errors=True)
+    target.mkdir(parents=True)
+    platforms = [arg for tag in PLATFORM_TAGS for arg in ("--platform", tag.format(m=machine))]
+    pip_install(requirements_for(layer, arch), target, [*platforms, "--implementation", "cp"])
     for rel in layer.copy:
         shutil.copytree(REPO / rel, target / rel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for pattern in (*COMMON_PRUNE, *layer.prune):
@@ -190,31 +193,7 @@ def build_runtime(python312: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     blocks = parse_lock(REPO / "requirements" / "dev.txt")
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as reqs:
-        reqs.write("\n".join(blocks[name] for name in RUNTIME_PROVIDED) + "\n")
-    try:
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--require-hashes",
-                "--no-deps",
-                "--no-compile",
-                "--only-binary=:all:",
-                "--python-version",
-                PYTHON_VERSION,
-                "--target",
-                str(target),
-                "-r",
-                reqs.name,
-            ]
-        )
-    finally:
-        os.unlink(reqs.name)
+    pip_install("\n".join(blocks[name] for name in RUNTIME_PROVIDED) + "\n", target, [])
     shutil.rmtree(target / "bin", ignore_errors=True)
     compile_tree(python312, target, "/var/lang/lib/python3.12/site-packages", (".",))
     return target

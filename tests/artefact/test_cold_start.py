@@ -19,6 +19,7 @@ from ship import artefact
 from ship.scenario import Services, prepare, run_everything
 from ship.smoke import Runner
 from tests.support.tokens import ISSUER
+from tests.support.xray import received, udp_daemon
 
 pytestmark = [pytest.mark.artefact, pytest.mark.integration]
 HTTP = sorted({route.function for route in routes()})
@@ -27,11 +28,8 @@ HTTP = sorted({route.function for route in routes()})
 @pytest.fixture(scope="module")
 def xray_daemon() -> Iterator[socket.socket]:
     """A UDP socket where the X-Ray SDK sends its segments (the daemon's address)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.setblocking(False)
-    yield sock
-    sock.close()
+    with udp_daemon() as sock:
+        yield sock
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +101,7 @@ def test_a_sampled_trace_never_turns_a_request_into_a_5xx(
             status = invocation["response"]["statusCode"]
             assert status < 500, f"{name}: {status} {invocation['response'].get('body')}\n{_failure(reports[name])}"
     # and segments reached the daemon's address
-    received = 0
-    while True:
-        try:
-            xray_daemon.recv(65536)
-        except BlockingIOError:
-            break
-        received += 1
-    assert received > 0
+    assert received(xray_daemon)
 
 
 def test_the_turn_worker_runs_a_real_turn_from_the_artefact(reports: dict[str, dict[str, Any]]) -> None:
