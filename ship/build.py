@@ -140,22 +140,33 @@ def pip_install(requirements: str, target: Path, platform_args: list[str]) -> No
 
 
 def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
-    """pip-install the layer's locked wheels for python3.12/``arch`` into ``out/python``, prune, compile."""
+    """pip-install the layer's locked wheels for python3.12/``arch`` into ``out/python``, prune, compile.
+
+    The installed wheels are kept while the layer's requirements and prune list are unchanged
+    (``out/.stamp``); the repo folders it copies (``shared/``) are always copied and compiled afresh.
+    """
     machine = ARCHITECTURES[arch]
     target = out / "python"
-    shutil.rmtree(out, ignore_errors=True)
-    target.mkdir(parents=True)
-    platforms = [arg for tag in PLATFORM_TAGS for arg in ("--platform", tag.format(m=machine))]
-    pip_install(requirements_for(layer, arch), target, [*platforms, "--implementation", "cp"])
+    requirements = requirements_for(layer, arch)
+    digest = hashlib.sha256(f"{requirements}{COMMON_PRUNE}{layer}".encode()).hexdigest()
+    stamp = out / ".stamp"
+    if not stamp.exists() or stamp.read_text() != digest:
+        shutil.rmtree(out, ignore_errors=True)
+        target.mkdir(parents=True)
+        platforms = [arg for tag in PLATFORM_TAGS for arg in ("--platform", tag.format(m=machine))]
+        pip_install(requirements, target, [*platforms, "--implementation", "cp"])
+        for pattern in (*COMMON_PRUNE, *layer.prune):
+            for path in list(target.glob(pattern)):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        compile_tree(python312, target, "/opt/python", layer.keep_source)
+        stamp.write_text(digest)
     for rel in layer.copy:
+        shutil.rmtree(target / rel, ignore_errors=True)
         shutil.copytree(REPO / rel, target / rel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for pattern in (*COMMON_PRUNE, *layer.prune):
-        for path in list(target.glob(pattern)):
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    compile_tree(python312, target, "/opt/python", layer.keep_source)
+        compile_tree(python312, target / rel, f"/opt/python/{rel}", (".",))
 
 
 def zip_dir(root: Path, dest: Path) -> None:
@@ -241,17 +252,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ship.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), help="target architecture (serverless.yml's)")
     parser.add_argument("--layers-only", action="store_true", help="build the layers, skip serverless package")
-    parser.add_argument("--reuse-layers", action="store_true", help="keep build/layers, redo functions + package")
     args = parser.parse_args()
     python312 = find_python312()
     print(f"compiling with {python312}", flush=True)
     arch = args.arch or target_arch()
     cli = None if args.layers_only else npm_ci()
-    if not args.reuse_layers:
-        build_layers(arch, python312)
-        if host_arch() != arch:
-            build_layers(host_arch(), python312)  # what the smoke test and the benchmark run here
-        build_runtime(python312)
+    build_layers(arch, python312)
+    if host_arch() != arch:
+        build_layers(host_arch(), python312)  # what the smoke test and the benchmark run here
+    build_runtime(python312)
     if cli is not None:
         stage_service(python312, arch)
         serverless_package(cli)
