@@ -10,15 +10,18 @@ Mangum function, and the same plus psycopg and one SELECT. Needs ``python3 scrip
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import statistics
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ship import artefact
 from ship.build import BUILD, compile_tree, find_python312, target_arch, zip_dir
-from ship.scenario import Scenario, Services, http_function_events, prepare
+from ship.scenario import EVENTS, Scenario, Services, http_function_events, prepare
 from ship.smoke import Runner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,25 +68,37 @@ def _size_mb(function: artefact.Function, arch: str) -> float:
 
 
 def run(scenario: Scenario, cold_runs: int) -> str:
-    """The markdown tables: floors, every HTTP function, the turn worker."""
+    """The markdown table: floors, every HTTP function, the turn worker.
+
+    Rounds interleave everything (each round starts every function once), so a load that drifts
+    during the run (other work on a shared machine) weighs on the floors and the functions alike.
+    """
     python312 = find_python312()
     arch = target_arch()
-    rows: list[tuple[str, str, float, dict[str, float]]] = []
-    floors: dict[str, dict[str, float]] = {}
+    starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any]]]] = {}
     for label, (module, route) in FLOORS.items():
         floor = package_floor(python312, module)
         env = {**scenario.environment(floor), "DATABASE_URL": scenario.services.database_url}
-        runs = [scenario.runner.start(floor, [_floor_event(route)], env) for _ in range(cold_runs)]
-        floors[module] = _measure(runs, label)
-        rows.append((label, "http", _size_mb(floor, arch), floors[module]))
+        event = _floor_event(route)
+        starts[label] = (floor, partial(scenario.runner.start, floor, [event], env))
     for name, events in sorted(http_function_events(scenario).items()):
-        runs = [scenario.start(name, events[:1]) for _ in range(cold_runs)]
-        function = scenario.functions[name]
-        rows.append((name, ", ".join(function.layers), _size_mb(function, arch), _measure(runs, name)))
-    empty: dict[str, Any] = {"Records": []}
-    worker = [scenario.start("turnWorker", [empty]) for _ in range(cold_runs)]
-    size = _size_mb(scenario.functions["turnWorker"], arch)
-    rows.append(("turnWorker (empty batch)", "http, llm", size, _measure(worker, "turnWorker")))
+        starts[name] = (scenario.functions[name], partial(scenario.start, name, events[:1]))
+    # The worker's init, then a record it only logs (a real turn's cost is `python -m bench.turns`).
+    record = json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"][0]
+    ignored = {"Records": [{**record, "body": json.dumps({"type": "bench-noop"})}]}
+    starts["turnWorker (init + an ignored record)"] = (
+        scenario.functions["turnWorker"],
+        partial(scenario.start, "turnWorker", [ignored]),
+    )
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in starts}
+    for _ in range(cold_runs):
+        for label, (_, start) in starts.items():
+            runs[label].append(start())
+    rows = [
+        (label, ", ".join(function.layers), _size_mb(function, arch), _measure(runs[label], label))
+        for label, (function, _) in starts.items()
+    ]
+    floors = {module: _measure(runs[label], label) for label, (module, _) in FLOORS.items()}
     base = floors["select_one"]["cold_ms"]
     lines = [
         f"python 3.12 ({find_python312()}), artefact of the {arch} locks run as this machine's build; "
