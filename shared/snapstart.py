@@ -33,16 +33,16 @@ def _clear_verifier() -> None:
 def before_snapshot() -> None:
     """Close every per-container client and drop caches that carry expiring credentials."""
     run(close_clients())
+    run(_close_litellm_clients())
     _clear_verifier()
-    _flush_litellm_clients()
 
 
 def after_restore() -> None:
     """Reseed, forget what was resolved before the snapshot, and resolve the secrets again."""
     random.seed()
     run(close_clients())  # in case anything was rebuilt between the hook and the snapshot
+    run(_close_litellm_clients())
     _clear_verifier()
-    _flush_litellm_clients()
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()  # type: ignore[no-untyped-call]
@@ -51,12 +51,14 @@ def after_restore() -> None:
     logger.info("restored from snapshot")
 
 
-def _flush_litellm_clients() -> None:
-    """LiteLLM keeps provider HTTP clients in its own cache; their pooled connections must not survive."""
+async def _close_litellm_clients() -> None:
+    """LiteLLM keeps provider HTTP clients in its own cache; close them (their pooled connections
+    must not survive a snapshot) and forget them, so the next call builds fresh ones."""
     litellm = sys.modules.get("litellm")
-    cache = getattr(litellm, "in_memory_llm_clients_cache", None)
-    if cache is not None:
-        cache.flush_cache()
+    if litellm is None:
+        return
+    await litellm.close_litellm_async_clients()
+    litellm.in_memory_llm_clients_cache.flush_cache()
 
 
 def register_hooks() -> bool:
