@@ -239,19 +239,20 @@ def npm_ci() -> Path:
     return REPO / "node_modules" / "serverless" / "bin" / "serverless.js"
 
 
-def serverless_package(cli: Path) -> None:
-    """``serverless package --stage ci`` in ``build/service`` without AWS credentials."""
+def serverless_package(cli: Path, stage: str = STAGE) -> None:
+    """``serverless package --stage <stage>`` in ``build/service`` without AWS credentials."""
     shutil.rmtree(PACKAGE, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(SERVERLESS_ENV)
     node = shutil.which("node") or "node"
-    _run([node, str(cli), "package", "--stage", STAGE, "--package", str(PACKAGE)], cwd=SERVICE, env=env)
+    _run([node, str(cli), "package", "--stage", stage, "--package", str(PACKAGE)], cwd=SERVICE, env=env)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ship.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), help="target architecture (serverless.yml's)")
     parser.add_argument("--layers-only", action="store_true", help="build the layers, skip serverless package")
+    parser.add_argument("--stage", default=STAGE, help="the stage to package for (default: ci, which CI checks)")
     args = parser.parse_args()
     python312 = find_python312()
     print(f"compiling with {python312}", flush=True)
@@ -263,7 +264,7 @@ def main() -> None:
     build_runtime(python312)
     if cli is not None:
         stage_service(python312, arch)
-        serverless_package(cli)
+        serverless_package(cli, args.stage)
         print(f"artefacts in {PACKAGE.relative_to(REPO)} (layers in build/layers/)")
 
 
