@@ -1,7 +1,12 @@
 # Convenience targets; each is also a `python scripts/dev.py` command, which needs only Python.
 PY ?= python3
+UV ?= uv
+# What Lambda's python3.12 runtime ships (boto3 and its dependencies): left out of the layer locks.
+RUNTIME := --no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
+  --no-emit-package jmespath --no-emit-package python-dateutil --no-emit-package six --no-emit-package urllib3
+LAYER = $(UV) pip compile pyproject.toml --python-version 3.12 --generate-hashes $(RUNTIME)
 
-.PHONY: up test lint bench lock layer clean
+.PHONY: up test lint bench lock package clean
 
 up:        ## set up and run the whole system locally
 	$(PY) scripts/dev.py up
@@ -12,22 +17,20 @@ test:      ## set up and run lint, types and every test tier
 lint:
 	$(PY) scripts/dev.py lint
 
-bench:     ## print the benchmark table
+bench:     ## print the benchmark tables (the artefact's cold init needs `make package` first)
 	$(PY) scripts/dev.py bench
 
-lock:      ## re-resolve requirements/*.txt with hashes (needs uv)
-	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements/layer.txt
-	uv pip compile pyproject.toml --extra llm --python-version 3.11 --generate-hashes -o requirements/layer-llm.txt
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.txt
-	uv pip compile pyproject.toml --extra llm --python-version 3.12 --python-platform aarch64-manylinux_2_28 --generate-hashes -o requirements/lambda-arm64.txt
-	uv pip compile requirements/bench.in --python-version 3.11 --generate-hashes -o requirements/bench.txt
+package:   ## build the layers and `serverless package --stage ci` into build/ (python3.12, arm64)
+	$(PY) scripts/dev.py package
 
-layer:     ## build the Lambda layer into build/layer (python3.12, arm64)
-	rm -rf build/layer && mkdir -p build/layer/python
-	$(PY) -m pip install --require-hashes --no-deps --only-binary=:all: --platform manylinux_2_28_aarch64 \
-	  --python-version 3.12 --implementation cp -r requirements/lambda-arm64.txt --target build/layer/python
-	cp -r shared build/layer/python/shared
-	mkdir -p build/layer/python/infra && cp -r infra/litellm build/layer/python/infra/litellm
+lock:      ## re-resolve requirements/*.txt with hashes (needs uv: pip install uv)
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/dev.txt
+	for pair in arm64:aarch64 x86_64:x86_64; do arch=$${pair%%:*}; machine=$${pair##*:}; \
+	  $(LAYER) --extra llm --python-platform $$machine-manylinux_2_28 -o requirements/layer-llm-$$arch.txt && \
+	  $(LAYER) -c requirements/layer-llm-$$arch.txt --python-platform $$machine-manylinux_2_28 \
+	    -o requirements/layer-http-$$arch.txt || exit 1; \
+	done
+	$(UV) pip compile requirements/bench.in --python-version 3.11 --generate-hashes -o requirements/bench.txt
 
 clean:
-	rm -rf build .venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .venv .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -177,6 +177,16 @@ def main() -> None:
         ):
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
+    print(
+        "\n## Cold init from the built artefact (Python 3.12, read-only layout, prod settings, tracing on)\n",
+        flush=True,
+    )
+    from ship import artefact
+
+    if artefact.built():
+        subprocess.run([sys.executable, "-m", "bench.artefact"], cwd=REPO, check=True)
+    else:
+        print("skipped: no artefact; run `python3 scripts/dev.py package` first", flush=True)
 
 
 if __name__ == "__main__":

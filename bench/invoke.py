@@ -16,7 +16,7 @@ import uuid  # noqa: E402
 from typing import Any  # noqa: E402
 
 
-def _event(case: dict[str, Any], token: str | None) -> dict[str, Any]:
+def api_event(case: dict[str, Any], token: str | None) -> dict[str, Any]:
     headers = {"content-type": "application/json", "user-agent": "bench", **(case.get("headers") or {})}
     if token:
         headers["authorization"] = f"Bearer {token}"
@@ -70,11 +70,11 @@ def main() -> None:
 
     module = importlib.import_module(case["module"])
     imported = time.perf_counter()
-    first = module.handler(_event(case, token), _Context())
+    first = module.handler(api_event(case, token), _Context())
     cold_done = time.perf_counter()
     samples = []
     for _ in range(iterations):
-        event = _event(case, token)
+        event = api_event(case, token)
         t0 = time.perf_counter()
         result = module.handler(event, _Context())
         samples.append(time.perf_counter() - t0)

@@ -4,6 +4,7 @@
     python3 scripts/dev.py up      # install, start Postgres/Redis/bridge, serve the API on :3000
     python3 scripts/dev.py test    # install, then ruff + mypy + every test tier
     python3 scripts/dev.py bench   # install, then print the benchmark table
+    python3 scripts/dev.py package # install, then build the layers and `serverless package` into build/
 
 The virtualenv (.venv) is installed from requirements/dev.txt with --require-hashes
 and reinstalled only when that lock file changes.
@@ -59,7 +60,7 @@ def lint() -> None:
     """ruff (lint + format check) and mypy (strict on shared/)."""
     _run(BIN / "ruff", "check", "--no-cache", ".")
     _run(BIN / "ruff", "format", "--no-cache", "--check", ".")
-    _run(BIN / "mypy", "shared", "functions", "local_runtime", "bench")
+    _run(BIN / "mypy", "shared", "functions", "local_runtime", "bench", "ship")
 
 
 def main() -> None:
@@ -75,6 +76,8 @@ def main() -> None:
         lint()
     elif command == "bench":
         _python("-m", "bench", *rest)
+    elif command == "package":
+        _python("-m", "ship.build", *rest)
     elif command == "setup":
         return
     else:

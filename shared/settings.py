@@ -13,6 +13,7 @@ init, fails the cold start when one of the loaded modules needs a secret that is
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 import time
@@ -160,6 +161,14 @@ class Settings(BaseSettings):
             raise ValueError("SUPABASE_JWT_SECRET must be at least 32 characters")
         return self
 
+    @model_validator(mode="after")
+    def _asymmetric_keys_need_cryptography(self) -> Settings:
+        # The HTTP layer leaves `cryptography` out (README "Deploying"): without it PyJWT cannot check an
+        # ES256/RS256 signature, so a JWKS-configured function fails its cold start instead of every request.
+        if self.supabase_jwks_url is not None and not has_cryptography():
+            raise ValueError("SUPABASE_JWKS_URL needs the cryptography package in the function's layers")
+        return self
+
     @field_validator("whatsapp_graph_url")
     @classmethod
     def _graph_url(cls, value: str) -> str:
@@ -181,6 +190,11 @@ class Settings(BaseSettings):
     def is_dev(self) -> bool:
         """True only for a developer's laptop."""
         return self.app_env == "dev"
+
+
+def has_cryptography() -> bool:
+    """True when asymmetric JWT signatures can be verified here (PyJWT needs ``cryptography`` for them)."""
+    return importlib.util.find_spec("cryptography") is not None
 
 
 def _is_placeholder(value: str) -> bool:

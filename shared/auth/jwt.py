@@ -98,6 +98,8 @@ class TokenVerifier:
                 signing_key = self._jwks.get_signing_key_from_jwt(token)
             except jwt.PyJWKClientError as exc:
                 raise Unauthorized("invalid token: unknown signing key") from exc
+            except jwt.PyJWKError as exc:  # a key PyJWT cannot load (e.g. no cryptography): refused, not a 500
+                raise Unauthorized("invalid token: signing key not usable") from exc
             if signing_key.algorithm_name != alg:
                 raise Unauthorized("invalid token: algorithm does not match its key")
             return signing_key.key

@@ -251,6 +251,22 @@ def test_needs_key_fetch_is_false_once_keys_are_cached(keys: Keys, jwks_server: 
     assert needs is False
 
 
+def test_a_jwks_key_pyjwt_cannot_load_is_a_401_not_a_500(
+    keys: Keys, jwks_server: JwksServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a verifier whose JWKS key cannot be loaded (as without the cryptography package)
+    verifier = _jwks_verifier(jwks_server)
+
+    def unusable(token: str) -> Any:
+        raise jwt.PyJWKError("Unable to find an algorithm for key")
+
+    monkeypatch.setattr(verifier._jwks, "get_signing_key_from_jwt", unusable)
+
+    # when / then an ES256 token is refused as unauthorized
+    with pytest.raises(Unauthorized, match="signing key not usable"):
+        verifier.verify(_es256(keys.ec_private, uuid.uuid4()))
+
+
 def test_es256_token_from_a_key_outside_the_jwks_is_rejected(keys: Keys, jwks_server: JwksServer) -> None:
     # given an ES256 token signed by a key the JWKS does not publish (unknown kid)
     token = _es256(keys.other_ec_private, uuid.uuid4(), kid="not-published")

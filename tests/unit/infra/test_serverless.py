@@ -48,12 +48,14 @@ def test_http_api_has_a_jwt_authorizer_on_supabase_issuer() -> None:
     assert authorizer["identitySource"] == "$request.header.Authorization"
 
 
-def test_every_function_uses_the_shared_layer_and_ships_only_its_folder() -> None:
-    # given per-function packaging
+def test_every_function_uses_the_http_layer_and_ships_only_its_folder() -> None:
+    # given per-function packaging, and layers that are prebuilt zips
     assert CONFIG["package"]["individually"] is True
     assert CONFIG["package"]["patterns"] == ["!**"]
-    assert CONFIG["provider"]["layers"] == [{"Ref": "SharedLambdaLayer"}]
-    assert "shared" in CONFIG["layers"]
+    assert CONFIG["provider"]["layers"] == [{"Ref": "HttpLambdaLayer"}]
+    assert set(CONFIG["layers"]) == {"http", "llm"}
+    for layer in CONFIG["layers"].values():
+        assert layer["package"]["artifact"].startswith("build/layers/")
     for name, spec in CONFIG["functions"].items():
         folder = spec["handler"].rsplit("/", 1)[0]
         # then each function packages exactly its own folder
@@ -162,3 +164,15 @@ def test_http_functions_do_not_import_litellm() -> None:
     )
     # then litellm was never loaded
     assert result.stdout.strip() == "False"
+
+
+def test_only_the_functions_that_call_the_model_get_the_llm_layer() -> None:
+    # given each function's layers (the provider's when it lists none)
+    with_llm = {
+        name
+        for name, spec in CONFIG["functions"].items()
+        if {"Ref": "LlmLambdaLayer"} in spec.get("layers", CONFIG["provider"]["layers"])
+    }
+    # then only the turn worker loads LiteLLM, and it keeps the HTTP layer (shared/) first
+    assert with_llm == {"turnWorker"}
+    assert CONFIG["functions"]["turnWorker"]["layers"][0] == {"Ref": "HttpLambdaLayer"}

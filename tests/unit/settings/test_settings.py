@@ -10,6 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from shared import settings as settings_module
 from shared.errors import ConfigurationError
 from shared.settings import Settings, get_settings, require_used_secrets
 
@@ -117,6 +118,18 @@ def test_jwks_url_alone_is_enough_to_verify_tokens(clean_env: pytest.MonkeyPatch
 
     # THEN the URL is kept without its trailing slash
     assert settings.jwks_url == "https://proj.supabase.co/auth/v1/.well-known/jwks.json"
+
+
+def test_jwks_url_without_cryptography_fails_the_cold_start(clean_env: pytest.MonkeyPatch) -> None:
+    # GIVEN a JWKS URL in a function whose layers have no cryptography (the HTTP layer's case)
+    clean_env.setenv("APP_ENV", "prod")
+    clean_env.setenv("DATABASE_URL", REAL_DATABASE_URL)
+    clean_env.setenv("SUPABASE_JWKS_URL", "https://proj.supabase.co/auth/v1/.well-known/jwks.json")
+    clean_env.setattr(settings_module, "has_cryptography", lambda: False)
+
+    # WHEN / THEN settings refuse to load, naming what is missing
+    with pytest.raises(ConfigurationError, match="cryptography"):
+        get_settings()
 
 
 def test_non_http_url_is_refused(valid_env: pytest.MonkeyPatch) -> None:

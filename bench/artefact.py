@@ -1,0 +1,156 @@
+"""``python -m bench.artefact``: cold init of every HTTP function and the turn worker, from the built artefact.
+
+Each measurement is a fresh Python 3.12 process started the way ``tests/artefact`` starts it: the
+function's zip and its layers unpacked read-only (this machine's build of the same locks), the shipped
+bytecode, production settings with ``ssm:`` secrets from moto's SSM, tracing on with a sampled trace
+header. Floors are packaged the same way (compiled into a zip, on the HTTP layer): a bare FastAPI +
+Mangum function, and the same plus psycopg and one SELECT. Needs ``python3 scripts/dev.py package``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import tempfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ship import artefact
+from ship.build import BUILD, compile_tree, find_python312, target_arch, zip_dir
+from ship.scenario import EVENTS, Scenario, Services, http_function_events, prepare
+from ship.smoke import Runner
+
+REPO = Path(__file__).resolve().parents[1]
+FLOORS = {"floor: FastAPI+Mangum": ("hello", "GET /hello"), "floor: +psycopg+SELECT": ("select_one", "GET /select")}
+
+
+def package_floor(python312: Path, module: str) -> artefact.Function:
+    """A floor as its own function zip (``bench/floors/<module>.py``, 3.12 bytecode) on the HTTP layer."""
+    root = BUILD / "floors" / module
+    (root / "floors").mkdir(parents=True, exist_ok=True)
+    (root / "floors" / f"{module}.py").write_bytes((REPO / "bench" / "floors" / f"{module}.py").read_bytes())
+    compile_tree(python312, root, "/var/task", (".",))
+    zip_dir(root, BUILD / "floors" / f"{module}.zip")
+    return artefact.Function(
+        name=f"floor-{module}",
+        handler=f"floors/{module}.handler",
+        zip=BUILD / "floors" / f"{module}.zip",
+        layers=("http",),
+        environment={},
+    )
+
+
+def _floor_event(route: str) -> dict[str, Any]:
+    from bench.invoke import api_event
+
+    method, path = route.split(" ", 1)
+    return api_event({"route_key": route, "path": path, "method": method}, None)
+
+
+def _measure(runs: list[dict[str, Any]], name: str) -> dict[str, float]:
+    for run in runs:
+        if "error" in run:
+            raise SystemExit(f"{name} failed:\n{run['error']}\n{run['stderr'][-2000:]}")
+    return {
+        "init_ms": statistics.median(r["init_ms"] for r in runs),
+        "first_ms": statistics.median(r["invocations"][0]["ms"] for r in runs),
+        "cold_ms": statistics.median(r["init_ms"] + r["invocations"][0]["ms"] for r in runs),
+        "rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
+    }
+
+
+def _size_mb(function: artefact.Function, arch: str) -> float:
+    return sum(artefact.unzipped_size(p) for p in (function.zip, *function.layer_zips(arch))) / 1e6
+
+
+def run(scenario: Scenario, cold_runs: int) -> str:
+    """The markdown table: floors, every HTTP function, the turn worker.
+
+    Rounds interleave everything (each round starts every function once), so a load that drifts
+    during the run (other work on a shared machine) weighs on the floors and the functions alike.
+    """
+    python312 = find_python312()
+    arch = target_arch()
+    starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any]]]] = {}
+    for label, (module, route) in FLOORS.items():
+        floor = package_floor(python312, module)
+        env = {**scenario.environment(floor), "DATABASE_URL": scenario.services.database_url}
+        event = _floor_event(route)
+        starts[label] = (floor, partial(scenario.runner.start, floor, [event], env))
+    for name, events in sorted(http_function_events(scenario).items()):
+        starts[name] = (scenario.functions[name], partial(scenario.start, name, events[:1]))
+    # The worker's init, then a record it only logs (a real turn's cost is `python -m bench.turns`).
+    record = json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"][0]
+    ignored = {"Records": [{**record, "body": json.dumps({"type": "bench-noop"})}]}
+    starts["turnWorker (init + an ignored record)"] = (
+        scenario.functions["turnWorker"],
+        partial(scenario.start, "turnWorker", [ignored]),
+    )
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in starts}
+    for _ in range(cold_runs):
+        for label, (_, start) in starts.items():
+            runs[label].append(start())
+    rows = [
+        (label, ", ".join(function.layers), _size_mb(function, arch), _measure(runs[label], label))
+        for label, (function, _) in starts.items()
+    ]
+    floors = {module: _measure(runs[label], label) for label, (module, _) in FLOORS.items()}
+    base = floors["select_one"]["cold_ms"]
+    lines = [
+        f"python 3.12 ({find_python312()}), artefact of the {arch} locks run as this machine's build; "
+        f"median of {cold_runs} fresh processes; cold = init (import) + first invocation.",
+        "",
+        "| function | layers | unzipped MB | init ms | first invoke ms | cold ms | x psycopg floor | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, layers, size, stats in rows:
+        lines.append(
+            f"| {name} | {layers} | {size:.1f} | {stats['init_ms']:.0f} | {stats['first_ms']:.0f} | "
+            f"{stats['cold_ms']:.0f} | {stats['cold_ms'] / base:.2f} | {stats['rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.artefact")
+    parser.add_argument("--cold-runs", type=int, default=3)
+    args = parser.parse_args()
+    if not artefact.built():
+        raise SystemExit("no artefact: run `python3 scripts/dev.py package` first")
+    from local_runtime.aws import start_aws
+    from local_runtime.cli import services
+    from local_runtime.gateway.routes import load_serverless
+
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # where the X-Ray SDK sends segments
+    daemon.bind(("127.0.0.1", 0))
+    runner = Runner()
+    with tempfile.TemporaryDirectory(prefix="ca-bench-artefact-") as tmp, services(Path(tmp), port=0) as runtime:
+        aws = start_aws(load_serverless(), delay_seconds=0)
+        try:
+            local = Services(
+                database_url=runtime.database_url,
+                upstash_url=runtime.upstash_url,
+                upstash_token=runtime.upstash_token,
+                jwt_secret=runtime.jwt_secret,
+                issuer=runtime.issuer,
+                aws_endpoint=aws.endpoint,
+                aws_env=aws.environment(),
+                queues={logical: queue.url for logical, queue in aws.queues.items()},
+                xray_port=daemon.getsockname()[1],
+            )
+            scenario = prepare(local, runner)
+            # Every run comes from one IP and one organization: measure the work, not the 429.
+            scenario.extra_env = {"RATE_LIMIT_ORG_PER_MINUTE": "100000000", "RATE_LIMIT_IP_PER_MINUTE": "100000000"}
+            print(run(scenario, args.cold_runs), flush=True)
+        finally:
+            aws.stop()
+            runner.close()
+            daemon.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Start one function the way Lambda's python3.12 runtime does, from an unpacked artefact.
+
+Run by a Python 3.12 as a script, in a fresh process: ``python3.12 -s lambda_bootstrap.py SPEC.json``.
+SPEC names the read-only task and opt folders, the runtime's own packages (boto3), the handler,
+the events to invoke it with, and where to write the result. Standard library only until the
+handler is imported; every source file compiled at import is recorded (``SourceFileLoader.source_to_code``
+is wrapped before anything else is imported), so a caller can assert that the artefact's bytecode was used.
+"""
+
+import time
+
+STARTED = time.perf_counter()
+
+import importlib  # noqa: E402
+import importlib.machinery  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import secrets  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+
+COMPILED: list[str] = []
+_source_to_code = importlib.machinery.SourceFileLoader.source_to_code
+
+
+def _recording_source_to_code(self, data, path, *, _optimize=-1):  # type: ignore[no-untyped-def]
+    COMPILED.append(str(path))
+    return _source_to_code(self, data, path, _optimize=_optimize)
+
+
+importlib.machinery.SourceFileLoader.source_to_code = _recording_source_to_code  # type: ignore[method-assign]
+
+
+class Context:
+    """The attributes of the runtime's LambdaContext that Powertools and Mangum read."""
+
+    def __init__(self, name: str, memory: int) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.aws_request_id = secrets.token_hex(16)
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "smoke"
+        self._deadline = time.monotonic() + 60
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+def _lambda_sys_path(task: str, opt: str, runtime: str) -> None:
+    """sys.path as the python3.12 runtime has it: the task, the layers, then the runtime's packages."""
+    stdlib = [p for p in sys.path if "site-packages" not in p and p and p != os.path.dirname(__file__)]
+    sys.path[:] = [task, f"{opt}/python/lib/python3.12/site-packages", f"{opt}/python", runtime, *stdlib]
+
+
+def _not_from_bytecode(roots: tuple[str, ...]) -> list[str]:
+    """Modules under ``roots`` whose code did not come from a 3.12 pyc that exists next to them."""
+    missing = []
+    for name, module in list(sys.modules.items()):
+        spec = getattr(module, "__spec__", None)
+        origin = getattr(spec, "origin", None) or ""
+        if not origin.startswith(roots) or not origin.endswith(".py"):
+            continue  # sourceless .pyc, extension module, namespace package, or not ours
+        cached = getattr(spec, "cached", None)
+        if not cached or not os.path.exists(cached):
+            missing.append(name)
+    return missing
+
+
+def _peak_rss_mb() -> float:
+    """This process's high-water RSS (VmHWM; ru_maxrss would carry over the forking parent's across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    spec = json.loads(open(sys.argv[1]).read())  # noqa: SIM115
+    _lambda_sys_path(spec["task"], spec["opt"], spec["runtime"])
+    os.chdir(spec["task"])
+    result: dict[str, object] = {"invocations": []}
+    try:
+        module_name, _, attribute = spec["handler"].rpartition(".")
+        module = importlib.import_module(module_name.replace("/", "."))
+        handler = getattr(module, attribute)
+        result["init_ms"] = (time.perf_counter() - STARTED) * 1000
+        for event in spec["events"]:
+            # The runtime sets the trace header of each invocation in the environment.
+            os.environ["_X_AMZN_TRACE_ID"] = (
+                f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=1"
+            )
+            began = time.perf_counter()
+            response = handler(event, Context(spec["function_name"], spec.get("memory", 512)))
+            result["invocations"].append(  # type: ignore[attr-defined]
+                {"ms": (time.perf_counter() - began) * 1000, "response": response}
+            )
+    except BaseException:  # reported to the caller, like the runtime's init / invoke error
+        result["error"] = traceback.format_exc()
+    result["compiled"] = COMPILED
+    result["not_from_bytecode"] = _not_from_bytecode((spec["task"], spec["opt"]))
+    result["litellm_loaded"] = "litellm" in sys.modules
+    result["pydantic_v1_loaded"] = "pydantic.v1" in sys.modules
+    result["peak_rss_mb"] = _peak_rss_mb()
+    with open(spec["out"], "w") as out:
+        json.dump(result, out, default=str)
+
+
+if __name__ == "__main__":
+    main()
