@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from local_runtime.gateway.routes import routes
 from ship import artefact
 from ship.scenario import Services, prepare, run_everything
 from ship.smoke import Runner
+from tests.support.fake_openai import FakeProvider
 from tests.support.tokens import ISSUER
 from tests.support.xray import received, udp_daemon
 
@@ -40,6 +42,8 @@ def reports(
     jwt_secret: str,
     aws: Any,
     xray_daemon: socket.socket,
+    provider_config: Path,
+    fake_provider: FakeProvider,
 ) -> Iterator[dict[str, dict[str, Any]]]:
     runner = Runner()
     services = Services(
@@ -53,8 +57,10 @@ def reports(
         queues={logical: queue.url for logical, queue in aws.queues.items()},
         xray_port=xray_daemon.getsockname()[1],
     )
+    scenario = prepare(services, runner)
+    scenario.extra_env["LITELLM_CONFIG_PATH"] = str(provider_config)
     try:
-        yield run_everything(prepare(services, runner))
+        yield run_everything(scenario)
     finally:
         runner.close()
 
@@ -104,13 +110,17 @@ def test_a_sampled_trace_never_turns_a_request_into_a_5xx(
     assert received(xray_daemon)
 
 
-def test_the_turn_worker_runs_a_real_turn_from_the_artefact(reports: dict[str, dict[str, Any]]) -> None:
+def test_the_turn_worker_runs_a_real_turn_from_the_artefact(
+    reports: dict[str, dict[str, Any]], fake_provider: FakeProvider
+) -> None:
     # given the turn postMessage queued, handed to the worker started from the http + llm layers
     report = reports["turnWorker"]
     assert report["queued_turns"] >= 1
     # then the turn ran to the end with LiteLLM loaded, and no record failed
     assert report["litellm_loaded"] is True
     assert report["invocations"][0]["response"] == {"batchItemFailures": []}, _failure(report)
+    # and the model was called over HTTP, as in production (the artefact ships no local model)
+    assert fake_provider.hits["ok"] >= 1
 
 
 def test_workers_and_crons_report_no_failed_record(reports: dict[str, dict[str, Any]]) -> None:

@@ -20,8 +20,8 @@ from shared.llm.sdk import Router
 from shared.llm.tools import build_tools
 from shared.turns import prompt
 from shared.turns.context import TurnContext
-from tests.integration.conftest import FakeProvider
 from tests.support.aio import run, use_container_loop
+from tests.support.fake_openai import FakeProvider
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import yaml
 
 from local_runtime.aws import sqs_client
 from local_runtime.queues import deliver_batch
-from tests.integration.conftest import FakeProvider
 from tests.integration.worker.conftest import Tenant, sqs_event
 from tests.integration.worker.test_turns import Worker
+from tests.support.fake_openai import FakeProvider
 
 pytestmark = pytest.mark.integration
 LOCAL = {"model": "local/sdr", "input_cost_per_token": 1e-7, "output_cost_per_token": 4e-7}
