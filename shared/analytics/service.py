@@ -1,0 +1,58 @@
+"""Run a report for a member of the organization, under their claims (RLS decides what counts)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shared.analytics.models import Number, Report, ReportFilters, ReportGroup, ReportName
+from shared.analytics.reports import report_sql
+from shared.auth import Principal
+from shared.db import Session, user_session
+from shared.errors import NotFound
+from shared.observability.context import bind_organization
+
+_ORGANIZATION_VISIBLE = "select 1 from public.organizations o where o.id = %s"
+
+
+async def run_report(principal: Principal, report: ReportName, filters: ReportFilters) -> Report:
+    """The report's totals and groups for conversations started in ``[from, to)``; 404 for non-members."""
+    bind_organization(filters.organization_id)
+    async with user_session(principal.claims) as db:
+        await require_member(db, filters)
+        rows = await db.all(report_sql(report, filters.group_by), _params(filters))
+    totals_row = next(r for r in rows if r["key"] is None)
+    refreshed = totals_row.pop("rollup_refreshed_at")
+    totals_row.pop("key")
+    groups = [ReportGroup(key=r.pop("key"), metrics=_numbers(r)) for r in rows if r["key"] is not None]
+    return Report(
+        report=report, filters=filters, rollup_refreshed_at=refreshed, totals=_numbers(totals_row), groups=groups
+    )
+
+
+async def require_member(db: Session, filters: ReportFilters) -> None:
+    """404 unless the caller can see the organization."""
+    if await db.one(_ORGANIZATION_VISIBLE, (filters.organization_id,)) is None:
+        raise NotFound("organization not found")
+
+
+def _params(filters: ReportFilters) -> dict[str, Any]:
+    return {
+        "organization_id": filters.organization_id,
+        "from": filters.from_,
+        "to": filters.to,
+        "agent_id": filters.agent_id,
+        "agent_version": filters.agent_version,
+        "channel": filters.channel,
+        "experiment_id": filters.experiment_id,
+    }
+
+
+def _numbers(row: dict[str, Any]) -> dict[str, Number]:
+    """Postgres numerics as JSON numbers (sums of numeric(16, 6) fit a double exactly enough to compare)."""
+    out: dict[str, Number] = {}
+    for name, value in row.items():
+        if name == "rollup_refreshed_at":
+            continue
+        out[name] = float(value) if isinstance(value, Decimal) else value
+    return out
