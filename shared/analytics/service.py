@@ -22,9 +22,8 @@ async def run_report(principal: Principal, report: ReportName, filters: ReportFi
         await require_member(db, filters)
         rows = await db.all(report_sql(report, filters.group_by), _params(filters))
     totals_row = next(r for r in rows if r["key"] is None)
-    refreshed = totals_row.pop("rollup_refreshed_at")
-    totals_row.pop("key")
-    groups = [ReportGroup(key=r.pop("key"), metrics=_numbers(r)) for r in rows if r["key"] is not None]
+    groups = [ReportGroup(key=r["key"], metrics=_numbers(r)) for r in rows if r["key"] is not None]
+    refreshed = totals_row["rollup_refreshed_at"]
     return Report(
         report=report, filters=filters, rollup_refreshed_at=refreshed, totals=_numbers(totals_row), groups=groups
     )
@@ -52,7 +51,7 @@ def _numbers(row: dict[str, Any]) -> dict[str, Number]:
     """Postgres numerics as JSON numbers (sums of numeric(16, 6) fit a double exactly enough to compare)."""
     out: dict[str, Number] = {}
     for name, value in row.items():
-        if name == "rollup_refreshed_at":
+        if name in ("key", "rollup_refreshed_at"):
             continue
         out[name] = float(value) if isinstance(value, Decimal) else value
     return out
