@@ -38,14 +38,18 @@ def test_cost_totals_equal_the_ledger(
     # then spend, tokens, calls and fallbacks are the llm_usage sums of its conversations in range
     ledger = (
         "select coalesce(sum(u.cost_usd), 0), sum(u.tokens_in), sum(u.tokens_out), count(*),"
-        " count(*) filter (where u.fallback_used) from public.llm_usage u where u.conversation_id in (" + _IN_RANGE + ")"
+        " count(*) filter (where u.fallback_used) from public.llm_usage u where u.conversation_id in ("
+        + _IN_RANGE
+        + ")"
     )
     with psycopg.connect(database_url) as conn:
         cost, tin, tout, calls, fallbacks = conn.execute(ledger, {"org": org.id}).fetchone()
     assert totals["llm_cost_usd"] == float(cost)
     assert (totals["tokens_in"], totals["tokens_out"], totals["llm_calls"]) == (tin, tout, calls)
     assert totals["llm_fallback_calls"] == fallbacks
-    assert totals["conversations"] == scalar(database_url, "select count(*) from (" + _IN_RANGE + ") c", {"org": org.id})
+    assert totals["conversations"] == scalar(
+        database_url, "select count(*) from (" + _IN_RANGE + ") c", {"org": org.id}
+    )
 
 
 def test_outcome_totals_equal_the_conversions_table(
@@ -58,7 +62,8 @@ def test_outcome_totals_equal_the_conversions_table(
     totals = _report(api, viewer, org, "outcomes")["totals"]
     # then conversions and their value are the conversions rows of its conversations in range
     count = scalar(
-        database_url, "select count(*) from public.conversions v where v.conversation_id in (" + _IN_RANGE + ")",
+        database_url,
+        "select count(*) from public.conversions v where v.conversation_id in (" + _IN_RANGE + ")",
         {"org": org.id},
     )
     value = scalar(
@@ -87,7 +92,8 @@ def test_funnel_counts_leads_by_stage_reached(
     totals = _report(api, viewer, org, "funnel")["totals"]
     # then leads and qualified leads are the distinct leads of its conversations and of their qualify events
     leads = scalar(
-        database_url, "select count(distinct c.lead_id) from public.conversations c where c.id in (" + _IN_RANGE + ")",
+        database_url,
+        "select count(distinct c.lead_id) from public.conversations c where c.id in (" + _IN_RANGE + ")",
         {"org": org.id},
     )
     qualified = scalar(
@@ -110,7 +116,9 @@ def test_quality_counts_turns_from_the_messages(
     # then turns are the assistant messages of its conversations in range
     turns = scalar(
         database_url,
-        "select count(*) from public.messages m where m.role = 'assistant' and m.conversation_id in (" + _IN_RANGE + ")",
+        "select count(*) from public.messages m where m.role = 'assistant' and m.conversation_id in ("
+        + _IN_RANGE
+        + ")",
         {"org": org.id},
     )
     assert totals["turns"] == turns
@@ -206,7 +214,9 @@ def test_bad_filters_are_a_422_naming_the_field(
 ) -> None:
     # given a viewer / when a report is asked with a bad filter
     org = seeded[0]
-    response = api.call("GET", f"/organizations/{org.id}/analytics/funnel?{query}", token=member_of(org.id, "viewer").token)
+    response = api.call(
+        "GET", f"/organizations/{org.id}/analytics/funnel?{query}", token=member_of(org.id, "viewer").token
+    )
     # then the problem names the field
     assert response.status == 422, response.body
     assert field in [e["field"] for e in response.json()["errors"]]
