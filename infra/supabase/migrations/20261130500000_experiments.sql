@@ -23,7 +23,7 @@ create table public.experiments (
     constraint experiments_agent_fkey foreign key (agent_id, organization_id)
         references public.agents (id, organization_id) on delete cascade,
     constraint experiments_control_version_fkey foreign key (agent_id, control_version, organization_id)
-        references public.agent_versions (agent_id, version, organization_id)
+        references public.agent_versions (agent_id, version, organization_id) on delete cascade
 );
 create index experiments_organization_id_idx on public.experiments (organization_id, started_at desc);
 create index experiments_created_by_idx on public.experiments (created_by);
@@ -45,7 +45,7 @@ create table public.experiment_variants (
     constraint experiment_variants_experiment_fkey foreign key (experiment_id, organization_id)
         references public.experiments (id, organization_id) on delete cascade,
     constraint experiment_variants_version_fkey foreign key (agent_id, version, organization_id)
-        references public.agent_versions (agent_id, version, organization_id)
+        references public.agent_versions (agent_id, version, organization_id) on delete cascade
 );
 create index experiment_variants_organization_id_idx on public.experiment_variants (organization_id);
 comment on table public.experiment_variants is 'The versions an experiment splits traffic between; fixed once it starts.';

@@ -173,6 +173,16 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         " values (%(org)s, %(integration)s, %(lead)s, '501', '901') returning id",
         {**p, "integration": r["integration"]},
     )
+    r["experiment"] = p["experiment"] = _insert(
+        conn,
+        "select (public.create_experiment(%(agent)s, 'A/B', 'conversion_rate',"
+        " '[{\"version\": 1, \"weight\": 1}]') ->> 'id')::uuid",
+        p,
+    )
+    r["experiment_variant"] = _insert(
+        conn, "select id from public.experiment_variants where experiment_id = %(experiment)s", p
+    )
+    conn.execute("select app.refresh_analytics_rows(array[%(conversation)s]::uuid[])", p)
     return tenant
 
 
