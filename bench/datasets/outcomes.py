@@ -76,8 +76,10 @@ _STATEMENTS = [
        values (%(org)s, %(a)s, 1, '{"persona": "Sofia", "model": "fast"}'),
               (%(org)s, %(a)s, 2, '{"persona": "Sofia, mais direta", "model": "fast"}'),
               (%(org)s, %(b)s, 1, '{"persona": "Bruno", "model": "economy"}')""",
-    """insert into public.experiments (id, organization_id, agent_id, name, primary_metric, control_version, started_at)
-       values (%(e)s, %(org)s, %(a)s, 'v1 vs v2', 'conversion_rate', 1, %(anchor)s::timestamptz - interval '91 days')""",
+    """insert into public.experiments
+           (id, organization_id, agent_id, name, primary_metric, control_version, started_at)
+       values (%(e)s, %(org)s, %(a)s, 'v1 vs v2', 'conversion_rate', 1,
+               %(anchor)s::timestamptz - interval '91 days')""",
     """insert into public.experiment_variants (id, organization_id, experiment_id, agent_id, version, weight, position)
        values (pg_temp.uid(%(s)s, 'variant', 1), %(org)s, %(e)s, %(a)s, 1, 1, 0),
               (pg_temp.uid(%(s)s, 'variant', 2), %(org)s, %(e)s, %(a)s, 2, 1, 1)""",
@@ -115,7 +117,8 @@ _STATEMENTS = [
     """insert into public.messages (organization_id, conversation_id, role, content, status, created_at, updated_at,
                                     tokens_in, tokens_out, cost_usd, model)
        select %(org)s, g.id, case when k %% 2 = 1 then 'lead' else 'assistant' end::public.message_role,
-              'mensagem ' || k, 'read', g.created_at + k * interval '30 seconds', g.created_at + k * interval '30 seconds',
+              'mensagem ' || k, 'read', g.created_at + k * interval '30 seconds',
+              g.created_at + k * interval '30 seconds',
               case when k %% 2 = 0 then 400 + k * 50 end, case when k %% 2 = 0 then 60 end,
               case when k %% 2 = 0 then 0.000060 + k * 0.0000075 end, case when k %% 2 = 0 then 'gpt-4o-mini' end
        from gen_conv g cross join lateral generate_series(1, g.n_messages) k""",
@@ -139,13 +142,16 @@ _STATEMENTS = [
        from gen_conv g cross join lateral (values
            ('conversation.started', null, null, '{}'::jsonb, interval '0', true),
            ('lead.engaged', 'new', 'engaged', '{}', interval '2 minutes', g.engaged),
-           ('lead.qualified', 'engaged', 'qualified', '{}', g.uq * interval '48 hours' + interval '5 minutes', g.qualified),
+           ('lead.qualified', 'engaged', 'qualified', '{}', g.uq * interval '48 hours' + interval '5 minutes',
+            g.qualified),
            ('handoff.requested', 'qualified', 'handed_off', '{}', g.uq * interval '48 hours' + interval '10 minutes',
             g.qualified and g.uh < 0.2),
-           ('conversion.created', 'qualified', 'converted', '{}', g.uq * interval '48 hours' + g.uc * interval '72 hours'
-            + interval '1 hour', g.converted),
-           ('lead.lost', 'qualified', 'lost', '{}', interval '96 hours', g.qualified and not g.converted and g.uv < 0.3),
-           ('lead.updated', null, null, '{"fields": ["consent"], "reason": "opt_out"}', interval '3 minutes', g.uo < 0.02)
+           ('conversion.created', 'qualified', 'converted', '{}',
+            g.uq * interval '48 hours' + g.uc * interval '72 hours' + interval '1 hour', g.converted),
+           ('lead.lost', 'qualified', 'lost', '{}', interval '96 hours',
+            g.qualified and not g.converted and g.uv < 0.3),
+           ('lead.updated', null, null, '{"fields": ["consent"], "reason": "opt_out"}', interval '3 minutes',
+            g.uo < 0.02)
        ) as e(type, from_stage, to_stage, data, after, happened)
        where e.happened""",
     # conversions: half from the CRM with a deal value, half booked by the agent without one
@@ -164,6 +170,15 @@ _STATEMENTS = [
 ]
 
 
+_COUNTS = """
+    select (select count(*) from public.conversations where organization_id = %(org)s),
+           (select count(*) from public.messages where organization_id = %(org)s),
+           (select count(*) from public.llm_usage where organization_id = %(org)s),
+           (select count(*) from public.lead_events where organization_id = %(org)s),
+           (select count(*) from public.conversions where organization_id = %(org)s)
+"""
+
+
 def generate(database_url: str, seed: str = "outcomes", orgs: int = 3, conversations: int = 1000) -> list[Org]:
     """Load ``orgs`` organizations of ``conversations`` each (about 10 messages per conversation)."""
     made: list[Org] = []
@@ -174,12 +189,14 @@ def generate(database_url: str, seed: str = "outcomes", orgs: int = 3, conversat
             p = _org_sql(conn, f"{seed}:{index}", conversations)
             p.update(pe=P_ENGAGED, pq=P_QUALIFIED, r1=RATES[1], r2=RATES[2])
             for statement in _STATEMENTS:
-                conn.execute(statement, p)  # type: ignore[arg-type]
+                conn.execute(statement, p)
             conn.commit()
             org = Org(p["org"], p["a"], p["b"], p["e"])
-            for table in ("conversations", "messages", "llm_usage", "lead_events", "conversions"):
-                row = conn.execute(f"select count(*) from public.{table} where organization_id = %s", (org.id,)).fetchone()  # type: ignore[arg-type]
-                org.counts[table] = int(row[0]) if row else 0
+            row = conn.execute(_COUNTS, {"org": org.id}).fetchone()
+            assert row is not None
+            org.counts = dict(
+                zip(("conversations", "messages", "llm_usage", "lead_events", "conversions"), row, strict=True)
+            )
             conn.commit()
             made.append(org)
     return made

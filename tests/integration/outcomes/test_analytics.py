@@ -103,7 +103,8 @@ def test_funnel_counts_leads_by_stage_reached(
         {"org": org.id},
     )
     assert (totals["leads"], totals["qualified"]) == (leads, qualified)
-    assert totals["median_seconds_to_qualify"] is not None and totals["median_seconds_to_qualify"] > 0
+    assert totals["median_seconds_to_qualify"] is not None
+    assert totals["median_seconds_to_qualify"] > 0
     assert totals["conversion_rate"] == pytest.approx(totals["converted"] / leads)
 
 
@@ -152,8 +153,8 @@ def test_filters_narrow_the_cohort(
     # then it counts only the conversations assigned a variant of that experiment
     assigned = scalar(
         database_url,
-        "select count(*) from public.conversations c join public.experiment_variants v on v.id = c.experiment_variant_id"
-        " where v.experiment_id = %(e)s",
+        "select count(*) from public.conversations c"
+        " join public.experiment_variants v on v.id = c.experiment_variant_id where v.experiment_id = %(e)s",
         {"e": org.experiment},
     )
     assert report["totals"]["conversations"] == assigned
@@ -200,7 +201,7 @@ def test_a_member_of_two_organizations_sees_each_alone(
 
 
 @pytest.mark.parametrize(
-    "query,field",
+    ("query", "field"),
     [
         ("group_by=planet", "query.group_by"),
         ("group_by=day,week", "query.group_by"),

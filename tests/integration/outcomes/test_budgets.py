@@ -41,7 +41,8 @@ def _turn(conn: psycopg.Connection[Any], t: dict[str, Any], alias: str, model: s
     row = conn.execute(
         "select app.reserve_budget(%s, %s, %s, %s, 0.05)", (t["org"], t["agent"], t["conversation"], alias)
     ).fetchone()
-    assert row is not None and row[0] is not None
+    assert row is not None
+    assert row[0] is not None
     conn.execute("select app.settle_budget(%s, %s)", (row[0], Decimal(cost)))
     conn.execute(
         "insert into public.llm_usage (organization_id, agent_id, conversation_id, model, alias, tokens_in, tokens_out,"

@@ -52,7 +52,8 @@ def test_twenty_thousand_leads_are_sticky_split_by_weight_and_the_effect_is_foun
     first = _assign(db, experiment["agent"], leads)
     again = _assign(db, experiment["agent"], list(reversed(leads)))
     # then every lead keeps its variant
-    assert len(first) == LEADS and first == again
+    assert len(first) == LEADS
+    assert first == again
     # and the split passes the sample-ratio-mismatch check
     counts = [sum(1 for v in first.values() if v == version) for version in (1, 2)]
     srm = stats.sample_ratio_check(counts, [1, 1])

@@ -31,7 +31,8 @@ def agent(database_url: str) -> dict[str, Any]:
         )
         for version, persona in ((1, "Sofia"), (2, "Sofia, mais direta")):
             conn.execute(
-                "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, %s, %s)",
+                "insert into public.agent_versions (organization_id, agent_id, version, config)"
+                " values (%s, %s, %s, %s)",
                 (org, agent_id, version, json.dumps({"persona": persona, "model": "fast"})),
             )
     return {"org": org, "agent": agent_id}
@@ -115,12 +116,14 @@ def test_results_report_each_variant_with_intervals_and_the_crm_win_goes_to_the_
     assert (credited["converted_leads"], credited["conversions"]) == (1, 1)
     assert credited["metrics"]["conversion_rate"]["estimate"] == pytest.approx(1 / credited["leads"])
     control = next(v for v in results["variants"] if v["is_control"])
-    assert control["version"] == 1 and control["difference_to_control"] is None
+    assert control["version"] == 1
+    assert control["difference_to_control"] is None
     other = variants[2]["difference_to_control"]["conversion_rate"]
     expected = stats.newcombe_difference(
         variants[2]["converted_leads"], variants[2]["leads"], variants[1]["converted_leads"], variants[1]["leads"]
     )
-    assert expected is not None and (other["low"], other["high"]) == pytest.approx((expected.low, expected.high))
+    assert expected is not None
+    assert (other["low"], other["high"]) == pytest.approx((expected.low, expected.high))
     assert results["sample_ratio"]["degrees_of_freedom"] == 1
 
 
@@ -174,7 +177,7 @@ def test_who_may_do_what(
 
 
 @pytest.mark.parametrize(
-    "body,field",
+    ("body", "field"),
     [
         ({"variants": [{"version": 1, "weight": 1}, {"version": 9, "weight": 1}]}, "body.variants[1].version"),
         ({"variants": [{"version": 1, "weight": 1}]}, "body.variants"),
