@@ -179,6 +179,33 @@ _COUNTS = """
 """
 
 
+# The enum casts in the statements name today's types; another migration may turn a column into text
+# (with a check constraint), so each cast is rewritten to whatever type the column has now.
+_CASTS = {
+    "::public.channel": ("conversations", "channel"),
+    "::public.conversation_status": ("conversations", "status"),
+    "::public.message_role": ("messages", "role"),
+    "::public.lead_stage": ("lead_events", "to_stage"),
+}
+_COLUMN_TYPE = (
+    "select format_type(atttypid, atttypmod) from pg_attribute where attrelid = %s::regclass and attname = %s"
+)
+
+
+def _statements(conn: psycopg.Connection[Any]) -> list[str]:
+    types = {}
+    for token, (table, column) in _CASTS.items():
+        row = conn.execute(_COLUMN_TYPE, (f"public.{table}", column)).fetchone()
+        assert row is not None
+        types[token] = "::" + str(row[0])
+    out = []
+    for statement in _STATEMENTS:
+        for token, actual in types.items():
+            statement = statement.replace(token, actual)
+        out.append(statement)
+    return out
+
+
 def generate(database_url: str, seed: str = "outcomes", orgs: int = 3, conversations: int = 1000) -> list[Org]:
     """Load ``orgs`` organizations of ``conversations`` each (about 10 messages per conversation)."""
     made: list[Org] = []
@@ -188,7 +215,7 @@ def generate(database_url: str, seed: str = "outcomes", orgs: int = 3, conversat
             conn.execute(_HASH)
             p = _org_sql(conn, f"{seed}:{index}", conversations)
             p.update(pe=P_ENGAGED, pq=P_QUALIFIED, r1=RATES[1], r2=RATES[2])
-            for statement in _STATEMENTS:
+            for statement in _statements(conn):
                 conn.execute(statement, p)
             conn.commit()
             org = Org(p["org"], p["a"], p["b"], p["e"])
