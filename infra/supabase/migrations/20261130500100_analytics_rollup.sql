@@ -54,6 +54,7 @@ create policy "members read analytics" on public.analytics_conversations
     for select to authenticated using (organization_id in (select app.my_org_ids()));
 revoke all on public.analytics_conversations from anon, authenticated;
 grant select on public.analytics_conversations to authenticated;
+grant select, insert, update, delete on public.analytics_conversations to service_role;
 
 -- Where the last incremental refresh started (one row).
 create table app.analytics_refresh (
@@ -62,6 +63,7 @@ create table app.analytics_refresh (
 );
 insert into app.analytics_refresh default values;
 revoke all on app.analytics_refresh from public, anon, authenticated;
+grant select, update on app.analytics_refresh to service_role;
 
 -- What changed since a refresh: every message, turn (usage row) and status change touches its
 -- conversation's updated_at; CRM outcomes add lead events and conversions without touching it.
