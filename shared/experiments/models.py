@@ -72,6 +72,12 @@ class Experiment(BaseModel):
     variants: list[Variant]
 
 
+class ExperimentList(BaseModel):
+    """An agent's experiments, newest first."""
+
+    data: list[Experiment]
+
+
 class Estimate(BaseModel):
     """A point estimate with its 95% interval."""
 

@@ -10,7 +10,13 @@ from shared.auth import Principal
 from shared.db import Session, user_session
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.experiments import results
-from shared.experiments.models import CreateExperiment, Experiment, ExperimentResults, StopExperiment
+from shared.experiments.models import (
+    CreateExperiment,
+    Experiment,
+    ExperimentList,
+    ExperimentResults,
+    StopExperiment,
+)
 from shared.observability.context import bind_organization
 
 _AGENT = """
@@ -24,6 +30,14 @@ _EXPERIMENT = """
                                            order by v.position)
                           from public.experiment_variants v where v.experiment_id = e.id), '[]') as variants
     from public.experiments e where e.id = %s
+"""
+_LIST = """
+    select e.*, coalesce((select jsonb_agg(jsonb_build_object('id', v.id, 'version', v.version, 'weight', v.weight)
+                                           order by v.position)
+                          from public.experiment_variants v where v.experiment_id = e.id), '[]') as variants
+    from public.experiments e where e.agent_id = %s
+    order by e.started_at desc, e.id desc
+    limit 100
 """
 # Per variant, over its leads (the unit of assignment): how many qualified or converted, and the
 # sums of each lead's LLM cost (x) and conversions (y) that the delta method needs.
@@ -67,6 +81,15 @@ async def create_experiment(principal: Principal, agent_id: uuid.UUID, body: Cre
         row = await db.one(_CREATE, (agent_id, body.name, body.primary_metric, spec, body.control_version))
         assert row is not None
         return await _experiment(db, uuid.UUID(row["e"]["id"]))
+
+
+async def list_experiments(principal: Principal, agent_id: uuid.UUID) -> ExperimentList:
+    """The agent's experiments, newest first (the latest 100); members of its organization."""
+    async with user_session(principal.claims) as db:
+        if await db.one("select 1 from public.agents a where a.id = %s", (agent_id,)) is None:
+            raise NotFound("agent not found")
+        rows = await db.all(_LIST, (agent_id,))
+    return ExperimentList(data=[Experiment.model_validate(r) for r in rows])
 
 
 async def experiment_results(principal: Principal, experiment_id: uuid.UUID) -> ExperimentResults:

@@ -148,6 +148,9 @@ def test_stopping_promotes_the_winning_version_through_the_versioning_rpc(
             (agent["agent"],),
         ).fetchone()
     assert row == (3, "Sofia")
+    # and the agent's list shows it stopped
+    listed = api.call("GET", f"/agents/{agent['agent']}/experiments", token=editor.token).json()["data"]
+    assert [(e["id"], e["status"]) for e in listed] == [(experiment["id"], "stopped")]
     # and new conversations are no longer assigned
     conversation = _conversation(api, editor, agent, "after@example.com")
     assert conversation["agent_version"] == 3
