@@ -25,39 +25,27 @@ _AGENT = """
 """
 _CREATE = "select public.create_experiment(%s, %s, %s, %s::jsonb, %s) as e"
 _STOP = "select public.stop_experiment(%s, %s) as e"
-_EXPERIMENT = """
+_WITH_VARIANTS = """
     select e.*, coalesce((select jsonb_agg(jsonb_build_object('id', v.id, 'version', v.version, 'weight', v.weight)
                                            order by v.position)
                           from public.experiment_variants v where v.experiment_id = e.id), '[]') as variants
-    from public.experiments e where e.id = %s
+    from public.experiments e
 """
-_LIST = """
-    select e.*, coalesce((select jsonb_agg(jsonb_build_object('id', v.id, 'version', v.version, 'weight', v.weight)
-                                           order by v.position)
-                          from public.experiment_variants v where v.experiment_id = e.id), '[]') as variants
-    from public.experiments e where e.agent_id = %s
-    order by e.started_at desc, e.id desc
-    limit 100
-"""
-# Per variant, over its leads (the unit of assignment): how many qualified or converted, and the
-# sums of each lead's LLM cost (x) and conversions (y) that the delta method needs.
+_EXPERIMENT = _WITH_VARIANTS + "where e.id = %s"
+_LIST = _WITH_VARIANTS + "where e.agent_id = %s order by e.started_at desc, e.id desc limit 100"
+# Per variant, over its leads (the unit of assignment; one analytics_experiment_leads row each): how many
+# qualified or converted, and the sums of each lead's LLM cost (x) and conversions (y) the delta method needs.
 _SUMS = """
-    with variants as (
-        select v.id, v.version, v.weight, v.position from public.experiment_variants v where v.experiment_id = %(id)s
-    ), per_lead as (
-        select a.experiment_variant_id as variant_id, a.lead_id, count(*) as conversations,
-               bool_or(a.qualified_at is not null) as qualified, bool_or(a.converted_at is not null) as converted,
-               sum(a.llm_cost_usd)::float8 as x, sum(a.conversions)::float8 as y
-        from public.analytics_conversations a
-        where a.experiment_variant_id in (select id from variants)
-        group by a.experiment_variant_id, a.lead_id
-    )
-    select v.id as variant_id, v.version, v.weight::float8 as weight, count(p.lead_id) as leads,
-           coalesce(sum(p.conversations), 0)::bigint as conversations,
-           count(*) filter (where p.qualified) as qualified, count(*) filter (where p.converted) as converted,
-           coalesce(sum(p.x), 0) as sx, coalesce(sum(p.y), 0) as sy, coalesce(sum(p.x * p.x), 0) as sxx,
-           coalesce(sum(p.y * p.y), 0) as syy, coalesce(sum(p.x * p.y), 0) as sxy
-    from variants v left join per_lead p on p.variant_id = v.id
+    select v.id as variant_id, v.version, v.weight::float8 as weight, count(l.lead_id) as leads,
+           coalesce(sum(l.conversations), 0)::bigint as conversations,
+           count(*) filter (where l.qualified) as qualified, count(*) filter (where l.converted) as converted,
+           coalesce(sum(l.llm_cost_usd), 0)::float8 as sx, coalesce(sum(l.conversions), 0)::float8 as sy,
+           coalesce(sum(l.llm_cost_usd::float8 * l.llm_cost_usd::float8), 0) as sxx,
+           coalesce(sum(l.conversions::float8 * l.conversions), 0) as syy,
+           coalesce(sum(l.llm_cost_usd::float8 * l.conversions), 0) as sxy
+    from public.experiment_variants v
+    left join public.analytics_experiment_leads l on l.experiment_variant_id = v.id
+    where v.experiment_id = %(id)s
     group by v.id, v.version, v.weight, v.position
     order by v.position
 """

@@ -109,6 +109,7 @@ KEYS = {
     "experiments": "id = %(experiment)s",
     "experiment_variants": "id = %(experiment_variant)s",
     "analytics_conversations": "conversation_id = %(conversation)s",
+    "analytics_experiment_leads": "lead_id = %(lead)s",
 }
 
 # One legitimate new row for each table that someone may insert into, in A.

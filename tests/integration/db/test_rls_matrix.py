@@ -270,6 +270,16 @@ TABLES = [
         None,
     ),
     TableSpec(
+        "analytics_experiment_leads",
+        "lead_id = %(lead)s",
+        "(experiment_variant_id, lead_id, organization_id, conversations, qualified, converted, conversions,"
+        " llm_cost_usd) values (%(experiment_variant)s, %(lead)s, %(org)s, 1, false, false, 0, 0)",
+        "llm_cost_usd = 0",
+        None,
+        None,
+        None,
+    ),
+    TableSpec(
         "crm_links",
         "id = %(crm_link)s",
         "(organization_id, integration_id, lead_id) values (%(org)s, %(integration)s, %(lead)s)",
