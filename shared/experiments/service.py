@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.auth import Principal
 from shared.db import Session, user_session
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.experiments import results
 from shared.experiments.models import (
     CreateExperiment,
@@ -20,7 +20,8 @@ from shared.experiments.models import (
 from shared.observability.context import bind_organization
 
 _AGENT = """
-    select a.organization_id, array(select v.version from public.agent_versions v where v.agent_id = a.id) as versions
+    select a.organization_id, a.organization_id in (select app.my_org_ids_with_role('editor')) as can_write,
+           array(select v.version from public.agent_versions v where v.agent_id = a.id) as versions
     from public.agents a where a.id = %s
 """
 _CREATE = "select public.create_experiment(%s, %s, %s, %s::jsonb, %s) as e"
@@ -58,6 +59,8 @@ async def create_experiment(principal: Principal, agent_id: uuid.UUID, body: Cre
         if agent is None:
             raise NotFound("agent not found")
         bind_organization(agent["organization_id"])
+        if not agent["can_write"]:
+            raise Forbidden("only owners, admins and editors start experiments")
         for index, variant in enumerate(body.variants):
             if variant.version not in agent["versions"]:
                 raise InvalidInput.for_field(f"body.variants[{index}].version", "no such version of this agent")
