@@ -174,6 +174,7 @@ def main() -> None:
             ("The turn worker, against LiteLLM's own Router and proxy", "bench.turns"),
             ("Lists under RLS", "bench.rls"),
             ("The WhatsApp webhook", "bench.whatsapp_webhook"),
+            ("Outcomes: analytics, experiments, budgets", "bench.outcomes"),
         ):
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)

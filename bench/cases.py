@@ -60,6 +60,9 @@ BODIES: dict[str, dict[str, Any]] = {
         "credentials": {"api_token": "t" * 40, "webhook_username": "bench", "webhook_password": "p" * 24},
     },
     "updateIntegration": {"enabled": True},
+    "createExperiment": {"name": "Bench", "variants": [{"version": 1, "weight": 1}, {"version": 2, "weight": 1}]},
+    "stopExperiment": {},
+    "setBudget": {"monthly_limit_usd": "50", "per_conversation_limit_usd": "1"},
 }
 
 
@@ -117,6 +120,18 @@ class _Seeder:
             hashlib.sha256(self.visitor_token.encode()).digest(),
         )
 
+    def experiment(self) -> str:
+        """A running experiment between versions 1 and 2 of an agent of its own."""
+        agent = self.agent()
+        self.conn.execute(
+            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 2, %s)",
+            (self.org, agent, json.dumps({"persona": "Bench 2", "model": "fast"})),
+        )
+        variants = json.dumps([{"version": 1, "weight": 1}, {"version": 2, "weight": 1}])
+        return self.one(
+            "select public.create_experiment(%s, 'Bench', 'conversion_rate', %s::jsonb) ->> 'id'", agent, variants
+        )
+
     def endpoint(self) -> str:
         return self.one(
             "insert into public.webhook_endpoints (organization_id, url, events)"
@@ -142,6 +157,7 @@ def seed(database_url: str, organization_id: uuid.UUID) -> dict[str, dict[str, s
             "{conversation_id}": s.conversation(agent, "bot"),
             "{endpoint_id}": s.endpoint(),
             "{integration_id}": s.integration(),
+            "{experiment_id}": s.experiment(),
             "publishable_key": s.publishable_key,
             "visitor_token": s.visitor_token,
         }

@@ -65,6 +65,20 @@ SAMPLE_BODIES: dict[str, Any] = {
     "GET /organizations/{organization_id}/integrations": None,
     "PATCH /integrations/{integration_id}": {"enabled": False},
     "DELETE /integrations/{integration_id}": None,
+    "GET /organizations/{organization_id}/analytics/funnel": None,
+    "GET /organizations/{organization_id}/analytics/outcomes": None,
+    "GET /organizations/{organization_id}/analytics/cost": None,
+    "GET /organizations/{organization_id}/analytics/quality": None,
+    "POST /agents/{agent_id}/experiments": {
+        "name": "M",
+        "variants": [{"version": 1, "weight": 1}, {"version": 2, "weight": 1}],
+    },
+    "GET /agents/{agent_id}/experiments": None,
+    "GET /experiments/{experiment_id}/results": None,
+    "POST /experiments/{experiment_id}/stop": {},
+    "GET /organizations/{organization_id}/budgets": None,
+    "PUT /organizations/{organization_id}/budgets": {"monthly_limit_usd": "10"},
+    "GET /organizations/{organization_id}/usage": None,
 }
 # Public on purpose: each checks its own credential (publishable key + Origin, or a visitor token).
 PUBLIC = {
@@ -93,7 +107,7 @@ def _path(route: Route, organization_id: uuid.UUID, resources: dict[str, uuid.UU
 
 @pytest.fixture
 def make_resources(database_url: str) -> Callable[[uuid.UUID], dict[str, uuid.UUID]]:
-    """One row of each addressable resource in an organization: agent, conversation (human-held), endpoint."""
+    """One row of each addressable resource in an organization: agent, conversation (human-held), endpoint, etc."""
 
     def _make(org: uuid.UUID) -> dict[str, uuid.UUID]:
         with psycopg.connect(database_url, autocommit=True) as conn:
@@ -126,7 +140,13 @@ def make_resources(database_url: str) -> Callable[[uuid.UUID], dict[str, uuid.UU
                 " values (%s, 'hubspot', 'H') returning id",
                 org,
             )
+            experiment = one(
+                "select (public.create_experiment(%s, 'M', 'conversion_rate', '[{\"version\": 1, \"weight\": 1}]')"
+                " ->> 'id')::uuid",
+                agent,
+            )
         return {
+            "experiment_id": experiment,
             "agent_id": agent,
             "conversation_id": conversation,
             "endpoint_id": endpoint,

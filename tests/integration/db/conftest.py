@@ -173,6 +173,22 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         " values (%(org)s, %(integration)s, %(lead)s, '501', '901') returning id",
         {**p, "integration": r["integration"]},
     )
+    r["experiment"] = p["experiment"] = _insert(
+        conn,
+        "select (public.create_experiment(%(agent)s, 'A/B', 'conversion_rate',"
+        " '[{\"version\": 1, \"weight\": 1}]') ->> 'id')::uuid",
+        p,
+    )
+    r["experiment_variant"] = _insert(
+        conn, "select id from public.experiment_variants where experiment_id = %(experiment)s", p
+    )
+    conn.execute("select app.refresh_analytics_rows(array[%(conversation)s]::uuid[])", p)
+    conn.execute(
+        "insert into public.analytics_experiment_leads (experiment_variant_id, lead_id, organization_id,"
+        " conversations, qualified, converted, conversions, llm_cost_usd)"
+        " values (%(experiment_variant)s, %(lead)s, %(org)s, 1, true, false, 0, 0.0001)",
+        {**p, "experiment_variant": r["experiment_variant"]},
+    )
     return tenant
 
 

@@ -106,6 +106,10 @@ KEYS = {
     "idempotency_keys": "id = %(idempotency_key)s",
     "message_status_events": "id = %(message_status_event)s",
     "crm_links": "id = %(crm_link)s",
+    "experiments": "id = %(experiment)s",
+    "experiment_variants": "id = %(experiment_variant)s",
+    "analytics_conversations": "conversation_id = %(conversation)s",
+    "analytics_experiment_leads": "lead_id = %(lead)s",
 }
 
 # One legitimate new row for each table that someone may insert into, in A.

@@ -240,6 +240,46 @@ TABLES = [
         None,
     ),
     TableSpec(
+        "experiments",
+        "id = %(experiment)s",
+        "(organization_id, agent_id, name, primary_metric, control_version, status)"
+        " values (%(org)s, %(agent)s, 'x', 'conversion_rate', 1, 'stopped')",
+        "name = 'y'",
+        None,  # public.create_experiment
+        None,  # public.stop_experiment
+        None,
+    ),
+    TableSpec(
+        "experiment_variants",
+        "id = %(experiment_variant)s",
+        "(organization_id, experiment_id, agent_id, version, weight, position)"
+        " values (%(org)s, %(experiment)s, %(agent)s, 1, 1, 5)",
+        "weight = 2",
+        None,
+        None,
+        None,
+    ),
+    TableSpec(
+        "analytics_conversations",
+        "conversation_id = %(conversation)s",
+        "(organization_id, conversation_id, agent_id, agent_version, channel, lead_id, started_at)"
+        " values (%(org)s, %(conversation)s, %(agent)s, 1, 'web', %(lead)s, now())",
+        "llm_cost_usd = 0",
+        None,  # the refreshAnalytics cron
+        None,
+        None,
+    ),
+    TableSpec(
+        "analytics_experiment_leads",
+        "lead_id = %(lead)s",
+        "(experiment_variant_id, lead_id, organization_id, conversations, qualified, converted, conversions,"
+        " llm_cost_usd) values (%(experiment_variant)s, %(lead)s, %(org)s, 1, false, false, 0, 0)",
+        "llm_cost_usd = 0",
+        None,
+        None,
+        None,
+    ),
+    TableSpec(
         "crm_links",
         "id = %(crm_link)s",
         "(organization_id, integration_id, lead_id) values (%(org)s, %(integration)s, %(lead)s)",

@@ -1,0 +1,25 @@
+"""GET /organizations/{organization_id}/analytics/cost: LLM spend and cost per outcome."""
+
+from mangum import Mangum
+
+from shared.analytics.models import Report
+from shared.analytics.params import ReportQuery
+from shared.analytics.service import run_report
+from shared.http import CurrentUser, create_app
+from shared.http.openapi import problems
+
+app = create_app("get-cost")
+
+
+@app.get(
+    "/organizations/{organization_id}/analytics/cost",
+    response_model=Report,
+    responses=problems(401, 404, 422),
+    tags=["analytics"],
+)
+async def get_cost(filters: ReportQuery, user: CurrentUser) -> Report:
+    """Totals and groups over conversations started in [from, to); members of the organization."""
+    return await run_report(user, "cost", filters)
+
+
+handler = Mangum(app, lifespan="off")

@@ -1,0 +1,1 @@
+"""Outcome analytics: funnel, outcomes, cost and quality reports over the per-conversation rollup."""

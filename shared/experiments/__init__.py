@@ -1,0 +1,1 @@
+"""Experiments between agent versions: sticky assignment (in SQL), results with intervals, promotion."""

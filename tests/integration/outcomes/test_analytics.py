@@ -1,0 +1,223 @@
+"""Analytics reports through the real handlers: totals equal independent sums over the raw tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from bench.datasets.outcomes import Org
+from tests.integration.outcomes.conftest import RANGE, Member, scalar
+from tests.support.api import LambdaApi
+
+pytestmark = pytest.mark.integration
+
+# Conversations of the organization that started in the report's range (the cohort every report counts).
+_IN_RANGE = (
+    "select c.id from public.conversations c where c.organization_id = %(org)s"
+    " and c.created_at >= '2026-08-01T00:00:00Z' and c.created_at < '2026-11-01T00:00:00Z'"
+)
+
+
+def _report(api: LambdaApi, member: Member, org: Org, name: str, query: str = "") -> dict[str, Any]:
+    response = api.call("GET", f"/organizations/{org.id}/analytics/{name}?{RANGE}{query}", token=member.token)
+    assert response.status == 200, response.body
+    return dict(response.json())
+
+
+def test_cost_totals_equal_the_ledger(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a viewer of the first organization
+    org = seeded[0]
+    viewer = member_of(org.id, "viewer")
+    # when the cost report is read
+    totals = _report(api, viewer, org, "cost")["totals"]
+    # then spend, tokens, calls and fallbacks are the llm_usage sums of its conversations in range
+    ledger = (
+        "select coalesce(sum(u.cost_usd), 0), sum(u.tokens_in), sum(u.tokens_out), count(*),"
+        " count(*) filter (where u.fallback_used) from public.llm_usage u where u.conversation_id in ("
+        + _IN_RANGE
+        + ")"
+    )
+    with psycopg.connect(database_url) as conn:
+        cost, tin, tout, calls, fallbacks = conn.execute(ledger, {"org": org.id}).fetchone()
+    assert totals["llm_cost_usd"] == float(cost)
+    assert (totals["tokens_in"], totals["tokens_out"], totals["llm_calls"]) == (tin, tout, calls)
+    assert totals["llm_fallback_calls"] == fallbacks
+    assert totals["conversations"] == scalar(
+        database_url, "select count(*) from (" + _IN_RANGE + ") c", {"org": org.id}
+    )
+
+
+def test_outcome_totals_equal_the_conversions_table(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a viewer
+    org = seeded[0]
+    viewer = member_of(org.id, "viewer")
+    # when the outcomes report is read
+    totals = _report(api, viewer, org, "outcomes")["totals"]
+    # then conversions and their value are the conversions rows of its conversations in range
+    count = scalar(
+        database_url,
+        "select count(*) from public.conversions v where v.conversation_id in (" + _IN_RANGE + ")",
+        {"org": org.id},
+    )
+    value = scalar(
+        database_url,
+        "select coalesce(sum(v.value), 0) from public.conversions v where v.conversation_id in (" + _IN_RANGE + ")",
+        {"org": org.id},
+    )
+    assert count > 0
+    assert (totals["conversions"], totals["conversion_value"]) == (count, float(value))
+    handoffs = scalar(
+        database_url,
+        "select count(distinct e.conversation_id) from public.lead_events e where e.type = 'handoff.requested'"
+        " and e.conversation_id in (" + _IN_RANGE + ")",
+        {"org": org.id},
+    )
+    assert totals["handoffs"] == handoffs
+
+
+def test_funnel_counts_leads_by_stage_reached(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a viewer
+    org = seeded[0]
+    viewer = member_of(org.id, "viewer")
+    # when the funnel is read
+    totals = _report(api, viewer, org, "funnel")["totals"]
+    # then leads and qualified leads are the distinct leads of its conversations and of their qualify events
+    leads = scalar(
+        database_url,
+        "select count(distinct c.lead_id) from public.conversations c where c.id in (" + _IN_RANGE + ")",
+        {"org": org.id},
+    )
+    qualified = scalar(
+        database_url,
+        "select count(distinct e.lead_id) from public.lead_events e where e.type = 'lead.qualified'"
+        " and e.conversation_id in (" + _IN_RANGE + ")",
+        {"org": org.id},
+    )
+    assert (totals["leads"], totals["qualified"]) == (leads, qualified)
+    assert totals["median_seconds_to_qualify"] is not None
+    assert totals["median_seconds_to_qualify"] > 0
+    assert totals["conversion_rate"] == pytest.approx(totals["converted"] / leads)
+
+
+def test_quality_counts_turns_from_the_messages(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a viewer / when the quality report is read
+    org = seeded[0]
+    totals = _report(api, member_of(org.id, "viewer"), org, "quality")["totals"]
+    # then turns are the assistant messages of its conversations in range
+    turns = scalar(
+        database_url,
+        "select count(*) from public.messages m where m.role = 'assistant' and m.conversation_id in ("
+        + _IN_RANGE
+        + ")",
+        {"org": org.id},
+    )
+    assert totals["turns"] == turns
+    assert totals["turns_per_conversation"] == pytest.approx(turns / totals["conversations"])
+
+
+@pytest.mark.parametrize("group_by", ["agent", "agent_version", "channel", "experiment_variant", "week", "agent,day"])
+def test_groups_add_up_to_the_totals(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], group_by: str
+) -> None:
+    # given a viewer / when the cost report is grouped
+    org = seeded[0]
+    report = _report(api, member_of(org.id, "viewer"), org, "cost", f"&group_by={group_by}")
+    # then the filters are echoed and the groups' additive numbers sum to the totals
+    assert report["filters"]["group_by"] == group_by.split(",")
+    assert report["filters"]["from"].startswith("2026-08-01")
+    groups = report["groups"]
+    assert len(groups) >= 2
+    assert all(g["key"] for g in groups)
+    for metric in ("conversations", "llm_calls", "tokens_in"):
+        assert sum(g["metrics"][metric] for g in groups) == report["totals"][metric]
+    assert sum(g["metrics"]["llm_cost_usd"] for g in groups) == pytest.approx(report["totals"]["llm_cost_usd"])
+
+
+def test_filters_narrow_the_cohort(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a viewer / when the funnel is read for agent A's experiment only
+    org = seeded[0]
+    report = _report(api, member_of(org.id, "viewer"), org, "funnel", f"&experiment_id={org.experiment}")
+    # then it counts only the conversations assigned a variant of that experiment
+    assigned = scalar(
+        database_url,
+        "select count(*) from public.conversations c"
+        " join public.experiment_variants v on v.id = c.experiment_variant_id where v.experiment_id = %(e)s",
+        {"e": org.experiment},
+    )
+    assert report["totals"]["conversations"] == assigned
+    assert report["filters"]["experiment_id"] == str(org.experiment)
+
+
+def test_another_tenant_is_never_counted(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member]
+) -> None:
+    # given a viewer of the first organization only
+    mine, theirs = seeded[0], seeded[1]
+    viewer = member_of(mine.id, "viewer")
+    # when they ask for the other organization's report / then it does not exist for them
+    response = api.call("GET", f"/organizations/{theirs.id}/analytics/cost?{RANGE}", token=viewer.token)
+    assert response.status == 404
+    # and filtering their own report by the other organization's experiment counts nothing
+    report = _report(api, viewer, mine, "cost", f"&experiment_id={theirs.experiment}")
+    assert report["totals"]["conversations"] == 0
+    assert report["totals"]["llm_cost_usd"] is None
+
+
+def test_a_member_of_two_organizations_sees_each_alone(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given one user in two organizations
+    first, second = seeded[1], seeded[2]
+    user = member_of(first.id, "viewer")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into public.memberships (organization_id, user_id, role) values (%s, %s, 'viewer')",
+            (second.id, user.user_id),
+        )
+    # when each organization's report is read
+    a = _report(api, user, first, "outcomes")["totals"]
+    b = _report(api, user, second, "outcomes")["totals"]
+    # then each equals that organization's own conversions
+    for org, totals in ((first, a), (second, b)):
+        count = scalar(
+            database_url,
+            "select count(*) from public.conversions v where v.conversation_id in (" + _IN_RANGE + ")",
+            {"org": org.id},
+        )
+        assert totals["conversions"] == count
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("group_by=planet", "query.group_by"),
+        ("group_by=day,week", "query.group_by"),
+        ("from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", "query.from"),
+        ("from=2026-11-01T00:00:00", "query.from"),
+        ("channel=fax", "query.channel"),
+    ],
+)
+def test_bad_filters_are_a_422_naming_the_field(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], query: str, field: str
+) -> None:
+    # given a viewer / when a report is asked with a bad filter
+    org = seeded[0]
+    response = api.call(
+        "GET", f"/organizations/{org.id}/analytics/funnel?{query}", token=member_of(org.id, "viewer").token
+    )
+    # then the problem names the field
+    assert response.status == 422, response.body
+    assert field in [e["field"] for e in response.json()["errors"]]
