@@ -5,7 +5,8 @@ from mangum import Mangum
 from shared.analytics.models import Report
 from shared.analytics.params import ReportQuery
 from shared.analytics.service import run_report
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 
 app = create_app("get-outcomes")

@@ -8,7 +8,8 @@ from fastapi import Query
 from mangum import Mangum
 
 from shared.analytics.params import parse_range
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 from shared.spend import service
 from shared.spend.models import Usage, UsageFilters

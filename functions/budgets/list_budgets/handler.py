@@ -4,7 +4,8 @@ import uuid
 
 from mangum import Mangum
 
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 from shared.spend import service
 from shared.spend.models import BudgetList

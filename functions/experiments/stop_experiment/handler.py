@@ -6,7 +6,8 @@ from mangum import Mangum
 
 from shared.experiments import service
 from shared.experiments.models import Experiment, StopExperiment
-from shared.http import CurrentUser, create_app
+from shared.http import create_app
+from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
 
 app = create_app("stop-experiment")
