@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from bench.datasets.outcomes import Org, generate
-from bench.invoke import _Context, _event
+from bench.invoke import _Context, api_event
 
 TARGET_MS = 300.0
 RANGE = "from=2026-08-01T00:00:00Z&to=2026-11-01T00:00:00Z"
@@ -88,7 +88,7 @@ def measure(org: Org, token: str, iterations: int) -> list[dict[str, Any]]:
         samples = []
         for i in range(iterations + 3):
             started = time.perf_counter()
-            result = module.handler(_event(case, token), _Context())
+            result = module.handler(api_event(case, token), _Context())
             if result["statusCode"] != 200:
                 raise SystemExit(f"{label}: {result['statusCode']} {result.get('body')}")
             if i >= 3:
