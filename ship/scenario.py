@@ -153,6 +153,13 @@ def http_function_events(scenario: Scenario) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def scheduled_functions() -> list[str]:
+    """The crons: every function of serverless.yml with a ``schedule`` event."""
+    from local_runtime.gateway.routes import functions
+
+    return sorted(f.name for f in functions() if any("schedule" in event for event in f.events))
+
+
 def _received(services: Services, queue: str) -> list[dict[str, Any]]:
     """SQS records for what sits in a local queue, as the event source mapping would hand them over."""
     from local_runtime.aws import sqs_client
@@ -187,7 +194,7 @@ def run_everything(scenario: Scenario) -> dict[str, dict[str, Any]]:
     reports["turnWorker"] = scenario.start("turnWorker", [{"Records": turns}])
     reports["turnWorker"]["queued_turns"] = len(turns)
     schedule = json.loads((EVENTS / "eventbridge_scheduled.json").read_text())
-    for name in ("dispatchEvents", "sweepTurns"):
+    for name in scheduled_functions():
         reports[name] = scenario.start(name, [schedule])
     deliveries = (
         _received(scenario.services, "EventsQueue") or json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"]

@@ -9,7 +9,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ExhaustedAction = Literal["fallback", "handoff", "refuse"]
 Usd = Decimal
 
 
@@ -24,7 +23,6 @@ class SetBudget(BaseModel):
         default=None, ge=0, max_digits=14, decimal_places=6, description="the organization's budget only"
     )
     alert_threshold: Usd = Field(default=Decimal("0.8"), gt=0, le=1, max_digits=4, decimal_places=3)
-    on_exhausted: ExhaustedAction = "refuse"
 
 
 class Reservations(BaseModel):
@@ -48,7 +46,6 @@ class Budget(BaseModel):
     monthly_limit_usd: float
     per_conversation_limit_usd: float | None
     alert_threshold: float
-    on_exhausted: ExhaustedAction
     spent_usd: float = Field(description="sum of llm_usage.cost_usd in the period (the ledger)")
     counter_spent_usd: float = Field(description="what the budget counter holds (enforcement); equals the ledger")
     reserved_usd: float

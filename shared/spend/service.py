@@ -18,7 +18,7 @@ _BUDGETS = """
     with p as (select date_trunc('month', now())::date as start)
     select b.id, b.organization_id, b.agent_id, p.start as period_start,
            (p.start + interval '1 month')::date as period_end,
-           b.monthly_limit_usd, b.per_conversation_limit_usd, b.alert_threshold, b.on_exhausted::text as on_exhausted,
+           b.monthly_limit_usd, b.per_conversation_limit_usd, b.alert_threshold,
            (select coalesce(sum(u.cost_usd), 0) from public.llm_usage u
             where u.organization_id = b.organization_id and (b.agent_id is null or u.agent_id = b.agent_id)
               and u.created_at >= p.start and u.created_at < p.start + interval '1 month') as spent_usd,
@@ -34,7 +34,7 @@ _BUDGETS = """
     where b.organization_id = %(organization_id)s and (%(budget_id)s::uuid is null or b.id = %(budget_id)s::uuid)
     order by b.agent_id nulls first, b.id
 """
-_SET = "select id from public.set_budget(%s, %s, %s, %s, %s, %s::public.budget_exhausted_action)"
+_SET = "select id from public.set_budget(%s, %s, %s, %s, %s)"
 _ORGANIZATION_VISIBLE = "select 1 from public.organizations o where o.id = %s"
 _USAGE = """
     select grouping(u.model, u.alias) = 1 as total, u.model, u.alias, count(*) as calls,
@@ -75,7 +75,6 @@ async def set_budget(principal: Principal, organization_id: uuid.UUID, body: Set
                 body.monthly_limit_usd,
                 body.per_conversation_limit_usd,
                 body.alert_threshold,
-                body.on_exhausted,
             ),
         )
         assert row is not None

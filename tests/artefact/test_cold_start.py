@@ -17,7 +17,7 @@ import pytest
 
 from local_runtime.gateway.routes import routes
 from ship import artefact
-from ship.scenario import Services, prepare, run_everything
+from ship.scenario import Services, prepare, run_everything, scheduled_functions
 from ship.smoke import Runner
 from tests.support.fake_openai import FakeProvider
 from tests.support.tokens import ISSUER
@@ -125,7 +125,7 @@ def test_the_turn_worker_runs_a_real_turn_from_the_artefact(
 
 def test_workers_and_crons_report_no_failed_record(reports: dict[str, dict[str, Any]]) -> None:
     # given the crons and the delivery worker, after the HTTP functions ran
-    for name in ("dispatchEvents", "sweepTurns"):
+    for name in scheduled_functions():
         # then each finished its run
         assert reports[name]["invocations"], name
     assert "batchItemFailures" in reports["eventDelivery"]["invocations"][0]["response"]

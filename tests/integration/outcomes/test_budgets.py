@@ -115,7 +115,6 @@ def test_admins_set_budgets_and_others_may_not(
         "agent_id": str(tenant["agent"]),
         "monthly_limit_usd": "5",
         "alert_threshold": "0.5",
-        "on_exhausted": "handoff",
     }
     path = f"/organizations/{tenant['org']}/budgets"
     # when each sets it
@@ -125,10 +124,10 @@ def test_admins_set_budgets_and_others_may_not(
     assert denied.status == 403
     assert response.status == 200, response.body
     budget = response.json()
-    assert (budget["agent_id"], budget["monthly_limit_usd"], budget["on_exhausted"]) == (
+    assert (budget["agent_id"], budget["monthly_limit_usd"], budget["alert_threshold"]) == (
         str(tenant["agent"]),
         5.0,
-        "handoff",
+        0.5,
     )
     audits = scalar(database_url, "select count(*) from public.budget_changes where budget_id = %s", (budget["id"],))
     assert audits == 1
