@@ -43,8 +43,22 @@ class SendJob(BaseModel):
     message_id: uuid.UUID
 
 
-Job = Annotated[TurnJob | SendJob, Field(discriminator="type")]
-_JOB: TypeAdapter[TurnJob | SendJob] = TypeAdapter(Job)
+class FollowUpJob(BaseModel):
+    """Run the claimed follow-up step ``follow_up_id`` (``shared.followups``), in its conversation's group."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    type: Literal["follow_up"] = "follow_up"
+    follow_up_id: uuid.UUID
+
+    @property
+    def message_id(self) -> uuid.UUID:
+        """The id the job is known by (a follow-up's, not a message's)."""
+        return self.follow_up_id
+
+
+AnyJob = TurnJob | SendJob | FollowUpJob
+Job = Annotated[AnyJob, Field(discriminator="type")]
+_JOB: TypeAdapter[AnyJob] = TypeAdapter(Job)
 SessionFactory = Callable[[], AbstractAsyncContextManager[Session]]
 OnQueued = Callable[[Session], Awaitable[None]]
 
@@ -60,7 +74,7 @@ class Queued:
     """One job for one conversation; ``dedup_id`` only when the same job must run again within 5 minutes."""
 
     conversation_id: uuid.UUID
-    job: TurnJob | SendJob
+    job: AnyJob
     dedup_id: str | None = None
 
     @property
@@ -71,17 +85,19 @@ class Queued:
     def deduplication_id(self) -> str:
         if self.dedup_id:
             return self.dedup_id
+        if isinstance(self.job, FollowUpJob):
+            return f"followup:{self.job.follow_up_id}"
         return str(self.job.message_id) if isinstance(self.job, TurnJob) else f"send:{self.job.message_id}"
 
 
-def parse(body: str) -> TurnJob | SendJob:
+def parse(body: str) -> AnyJob:
     """The job a queue message carries; ``pydantic.ValidationError`` for anything else."""
     return _JOB.validate_json(body)
 
 
-def group_id(conversation_id: uuid.UUID, job: TurnJob | SendJob) -> str:
-    """The FIFO message group: turns per conversation, sends per conversation in a group of their own."""
-    return str(conversation_id) if isinstance(job, TurnJob) else f"send:{conversation_id}"
+def group_id(conversation_id: uuid.UUID, job: AnyJob) -> str:
+    """The FIFO message group: turns and follow-ups per conversation, sends per conversation in a group of their own."""
+    return f"send:{conversation_id}" if isinstance(job, SendJob) else str(conversation_id)
 
 
 async def enqueue(item: Queued) -> bool:

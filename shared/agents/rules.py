@@ -6,6 +6,8 @@ create or update body carries the configuration keys at its top level.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +53,14 @@ def cross_field_errors(config: AgentConfig) -> list[FieldError]:
         errors.append(FieldError("body.follow_up.max_attempts", "needs one delay in delays_hours per attempt"))
     if any(b <= a for a, b in zip(follow_up.delays_hours, follow_up.delays_hours[1:], strict=False)):
         errors.append(FieldError("body.follow_up.delays_hours", "must increase from one attempt to the next"))
+    steps = follow_up.steps
+    for index, (a, b) in enumerate(pairwise(steps), start=1):
+        if b.after_minutes <= a.after_minutes:
+            errors.append(FieldError(f"body.follow_up.steps.{index}.after_minutes", "must increase from step to step"))
+    if len(set(follow_up.business_days)) != len(follow_up.business_days):
+        errors.append(FieldError("body.follow_up.business_days", "lists a day twice"))
+    if follow_up.quiet_hours.start == follow_up.quiet_hours.end:
+        errors.append(FieldError("body.follow_up.quiet_hours.end", "must differ from start"))
     return errors
 
 

@@ -173,6 +173,12 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         " values (%(org)s, %(integration)s, %(lead)s, '501', '901') returning id",
         {**p, "integration": r["integration"]},
     )
+    r["follow_up"] = _insert(
+        conn,
+        "insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at, time_zone)"
+        " values (%(org)s, %(conversation)s, %(lead)s, 0, now(), now() + interval '1 hour', 'UTC') returning id",
+        p,
+    )
     return tenant
 
 

@@ -106,6 +106,7 @@ KEYS = {
     "idempotency_keys": "id = %(idempotency_key)s",
     "message_status_events": "id = %(message_status_event)s",
     "crm_links": "id = %(crm_link)s",
+    "follow_ups": "id = %(follow_up)s",
 }
 
 # One legitimate new row for each table that someone may insert into, in A.

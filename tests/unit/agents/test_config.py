@@ -31,7 +31,17 @@ def test_defaults_fill_every_key_the_worker_reads() -> None:
         "qualification_fields": [],
         "scoring": {"qualified_threshold": 70},
         "handoff": {"on_request": True, "keywords": []},
-        "follow_up": {"enabled": False, "delays_hours": [24], "max_attempts": 1},
+        "follow_up": {
+            "enabled": False,
+            "delays_hours": [24],
+            "max_attempts": 1,
+            "steps": [],
+            "restart_on_reply": True,
+            "quiet_hours": {"start": "21:00", "end": "08:00"},
+            "business_days": [1, 2, 3, 4, 5],
+            "max_per_period": 3,
+            "period_days": 7,
+        },
         "on_budget_exhausted": "fallback",
     }
 
