@@ -6,9 +6,8 @@ create or update body carries the configuration keys at its top level.
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from pydantic import ValidationError
