@@ -46,7 +46,7 @@ def cross_field_errors(config: AgentConfig) -> list[FieldError]:
             reachable = f"cannot be reached: the rubric's points add up to {sum(rubric.values())}"
             errors.append(FieldError("body.scoring.qualified_threshold", reachable))
     follow_up = config.follow_up
-    if follow_up.enabled and not follow_up.delays_hours:
+    if follow_up.enabled and not follow_up.steps and not follow_up.delays_hours:
         errors.append(FieldError("body.follow_up.delays_hours", "needs at least one delay when follow-ups are enabled"))
     if follow_up.max_attempts > len(follow_up.delays_hours):
         errors.append(FieldError("body.follow_up.max_attempts", "needs one delay in delays_hours per attempt"))

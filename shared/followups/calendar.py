@@ -1,7 +1,8 @@
 """When a follow-up may go out: the lead's time zone, quiet hours and business days. Pure.
 
-The lead's zone comes from the phone number where phonenumbers knows one (a single zone, or
-the first of a country's), else the organization's (``settings.timezone``), else UTC.
+The lead's zone comes from the phone number where phonenumbers knows one (its zone; of several,
+the organization's when it is one of them, else the first), else the organization's
+(``organizations.settings.timezone``), else UTC.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def lead_time_zone(phone: str | None, organization_zone: str | None) -> str:
             number = None
         if number is not None:
             zones = [z for z in phone_timezones.time_zones_for_number(number) if z != _UNKNOWN]
+            if organization_zone in zones:
+                return organization_zone  # the country spans zones and the organization is in one of them
             if zones and _zone(zones[0]) is not None:
                 return str(zones[0])
     if organization_zone and _zone(organization_zone) is not None:
