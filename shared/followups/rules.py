@@ -116,9 +116,19 @@ def stop_reason(snap: Snapshot) -> StopReason | None:
     return None
 
 
-def due_at(policy: FollowUp, step: int, anchor_at: datetime, zone: str, now: datetime) -> datetime | None:
-    """When step ``step`` of the silence begun at ``anchor_at`` goes out (never before ``now``); None past the end."""
+def due_at(
+    policy: FollowUp, step: int, anchor_at: datetime, zone: str, now: datetime, previous_at: datetime | None = None
+) -> datetime | None:
+    """When step ``step`` of the silence begun at ``anchor_at`` goes out; None past the last step.
+
+    Never before ``now``, and never closer to the previous step (done at ``previous_at``) than the
+    sequence spaces them: a step held back by a weekend does not drag the next one along with it.
+    """
     sequence = policy.sequence()
     if not policy.enabled or step >= len(sequence):
         return None
-    return next_allowed(max(anchor_at + timedelta(minutes=sequence[step].after_minutes), now), zone, policy)
+    after = sequence[step].after_minutes
+    moment = max(anchor_at + timedelta(minutes=after), now)
+    if previous_at is not None and step > 0:
+        moment = max(moment, previous_at + timedelta(minutes=after - sequence[step - 1].after_minutes))
+    return next_allowed(moment, zone, policy)

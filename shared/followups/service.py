@@ -116,11 +116,15 @@ async def run_cron(now: datetime | None = None, limit: int = BATCH_SIZE) -> Cron
     return result
 
 
+async def apply_follow_up(follow_up_id: uuid.UUID, now: datetime) -> Outcome:
+    """Decide and record one claimed step in one transaction, under the conversation's row lock (nothing enqueued)."""
+    async with service_session() as db:
+        return await _apply(db, follow_up_id, now)
+
+
 async def run_follow_up(follow_up_id: uuid.UUID, now: datetime | None = None) -> Outcome:
     """Decide and apply one claimed step under the conversation's row lock, then hand its send to the queue."""
-    now = now or datetime.now(UTC)
-    async with service_session() as db:
-        outcome = await _apply(db, follow_up_id, now)
+    outcome = await apply_follow_up(follow_up_id, now or datetime.now(UTC))
     if outcome.jobs:
         await submit(outcome.jobs)
     if outcome.status in ("sent", "skipped", "stopped"):
@@ -218,7 +222,7 @@ async def _write(
 
 async def _next_step(db: Session, conv: dict[str, Any], row: dict[str, Any], policy: FollowUp, now: datetime) -> None:
     step = row["step"] + 1
-    when = due_at(policy, step, row["anchor_at"], row["time_zone"], now)
+    when = due_at(policy, step, row["anchor_at"], row["time_zone"], now, previous_at=now)
     if when is None:
         return
     nxt = {

@@ -43,16 +43,16 @@ INSERT_STEPS = """
 # Due steps, and steps whose claim is older than ``stale`` (the job was lost), oldest first.
 CLAIM = """
     with due as (
-        (select f.id from public.follow_ups f
-         where f.status = 'scheduled' and f.due_at <= %(now)s
-         order by f.due_at limit %(limit)s for update skip locked)
-        union all
-        (select f.id from public.follow_ups f
-         where f.status = 'claimed' and f.claimed_at < %(stale)s
-         order by f.claimed_at limit %(limit)s for update skip locked)
+        select f.id from public.follow_ups f
+        where f.status = 'scheduled' and f.due_at <= %(now)s
+        order by f.due_at limit %(limit)s for update skip locked
+    ), lost as (
+        select f.id from public.follow_ups f
+        where f.status = 'claimed' and f.claimed_at < %(stale)s
+        order by f.claimed_at limit %(limit)s for update skip locked
     )
     update public.follow_ups f set status = 'claimed', claimed_at = %(now)s, claims = f.claims + 1
-    from due where f.id = due.id
+    where f.id in (select id from due union all select id from lost)
     returning f.id, f.conversation_id, f.claims
 """
 # The conversation's row first (the lock finish_turn and a takeover take), then the step's.
