@@ -397,7 +397,7 @@ def check(
             if not 0 <= lateness <= CRON.total_seconds():
                 report.violation("late (more than one cron period after due)", detail)
         elif row["status"] == "stopped":
-            legit = row["reason"] in ("max_per_period", "lead_replied") or _stopped_at(lead, anchor, at or end)
+            legit = row["reason"] == "max_per_period" or _stopped_at(lead, anchor, at or end) is not None
             if row["reason"] == "lead_replied":
                 legit = any(anchor < r for r in lead.replies) or not ORGS[lead.org][2]
             if not legit:
@@ -423,9 +423,9 @@ def _check_chains(
     for lead in population:
         for anchor in [start, *lead.replies]:
             blocked = any(k in ("takeover", "close") and at <= anchor for k, at in lead.stops.items())
-            if not blocked and _ideal(anchor + timedelta(minutes=STEPS[0]), lead.zone) + CRON <= end:
-                if (lead.conversation_id, anchor, 0) not in keys:
-                    report.violation("due but never sent", f"no first step for the silence of {anchor}")
+            due = _ideal(anchor + timedelta(minutes=STEPS[0]), lead.zone)
+            if not blocked and due + CRON <= end and (lead.conversation_id, anchor, 0) not in keys:
+                report.violation("due but never sent", f"no first step for the silence of {anchor}")
     for (conversation, anchor, step), at in done.items():
         if step + 1 < len(STEPS):
             gap = timedelta(minutes=STEPS[step + 1] - STEPS[step])
