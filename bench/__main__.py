@@ -155,7 +155,11 @@ def main() -> None:
     print(table(rows, cold_floor, warm_floor))
     if not args.functions_only:
         # Each starts its own services in a fresh process, so the tables do not disturb one another.
-        for title, module in (("The turn worker", "bench.turns"), ("The WhatsApp webhook", "bench.whatsapp_webhook")):
+        for title, module in (
+            ("The turn worker", "bench.turns"),
+            ("The WhatsApp webhook", "bench.whatsapp_webhook"),
+            ("Follow-ups", "bench.follow_ups"),
+        ):
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
 

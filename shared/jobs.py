@@ -62,6 +62,7 @@ _JOB: TypeAdapter[AnyJob] = TypeAdapter(Job)
 SessionFactory = Callable[[], AbstractAsyncContextManager[Session]]
 OnQueued = Callable[[Session], Awaitable[None]]
 
+_ENQUEUE_LANES = 4  # batch sends in flight at once (one boto3 client, its default pool of 10 connections)
 # Only from received: the worker may already have answered the message (and moved it on).
 _MARK_QUEUED = """
     update public.messages m set status = 'queued'
@@ -126,6 +127,50 @@ async def enqueue(item: Queued) -> bool:
         metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
         return False
     return True
+
+
+async def enqueue_many(items: Sequence[Queued]) -> list[Queued]:
+    """Send jobs to the turn queue ten to a call (``SendMessageBatch``); the ones SQS accepted.
+
+    For jobs that need no "queued" mark (follow-ups); a failure is logged, never raised.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    queue_url = get_settings().turn_queue_url
+    if not queue_url or not items:
+        if items:
+            logger.error("TURN_QUEUE_URL is not set; the jobs wait", extra={"jobs": len(items)})
+        return []
+
+    def send(chunk: Sequence[Queued]) -> list[Queued]:
+        entries = [
+            {
+                "Id": str(index),
+                "MessageBody": item.job.model_dump_json(),
+                "MessageGroupId": item.group_id,
+                "MessageDeduplicationId": item.deduplication_id,
+            }
+            for index, item in enumerate(chunk)
+        ]
+        try:
+            answer = get_sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("batch enqueue failed", extra={"jobs": len(chunk), "error": type(exc).__name__})
+            return []
+        return [chunk[int(entry["Id"])] for entry in answer.get("Successful", [])]
+
+    chunks = [items[i : i + 10] for i in range(0, len(items), 10)]
+    lanes = asyncio.Semaphore(_ENQUEUE_LANES)
+
+    async def lane(chunk: Sequence[Queued]) -> list[Queued]:
+        async with lanes:
+            return await asyncio.to_thread(send, chunk)
+
+    sent = await asyncio.gather(*(lane(chunk) for chunk in chunks))
+    accepted = [item for batch in sent for item in batch]
+    if len(accepted) < len(items):
+        metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=len(items) - len(accepted))
+    return accepted
 
 
 async def submit(

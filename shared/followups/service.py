@@ -20,7 +20,7 @@ from shared.db import Session, service_session
 from shared.followups import store
 from shared.followups.calendar import lead_time_zone
 from shared.followups.rules import Decision, Send, Skip, Snapshot, Stop, Wait, decide, due_at
-from shared.jobs import FollowUpJob, Queued, SendJob, TurnJob, submit
+from shared.jobs import FollowUpJob, Queued, SendJob, TurnJob, enqueue_many, submit
 from shared.observability import logger, metrics
 
 BATCH_SIZE = 500
@@ -106,7 +106,7 @@ async def run_cron(now: datetime | None = None, limit: int = BATCH_SIZE) -> Cron
     while True:
         batch = await claim(now, limit)
         result.claimed += len(batch)
-        result.enqueued += len(await submit(batch))
+        result.enqueued += len(await enqueue_many(batch))
         if len(batch) < limit:
             break
     result.duration_ms = int((time.perf_counter() - started) * 1000)
