@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,8 @@ def main() -> None:
         f" {claim_rate:.0f}/s |"
     )
     print(
-        f"| enqueue {cron['enqueued']} of them to moto's SQS FIFO (SendMessageBatch, 4 lanes) | {cron['enqueue_s']:.2f} s,"
+        f"| enqueue {cron['enqueued']} of them to moto's SQS FIFO (SendMessageBatch, 4 lanes)"
+        f" | {cron['enqueue_s']:.2f} s,"
         f" {send_rate:.0f}/s |"
     )
     print(f"| due-rows query at {args.rows:,} scheduled rows (1% due), 500 rows | {ms:.2f} ms |")

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -25,6 +25,9 @@ from shared.db import Session, service_session
 from shared.errors import AppError
 from shared.observability import logger, metrics
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 
 class TurnJob(BaseModel):
@@ -143,7 +146,7 @@ async def enqueue_many(items: Sequence[Queued]) -> list[Queued]:
         return []
 
     def send(chunk: Sequence[Queued]) -> list[Queued]:
-        entries = [
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
             {
                 "Id": str(index),
                 "MessageBody": item.job.model_dump_json(),
