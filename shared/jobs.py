@@ -36,6 +36,7 @@ class TurnJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     type: Literal["turn"] = "turn"
     message_id: uuid.UUID
+    instruction: str | None = None  # a follow-up's nudge: what the model is asked to write (shared.followups)
 
 
 class SendJob(BaseModel):

@@ -216,7 +216,8 @@ async def _write(
     assert inserted is not None
     message_id = uuid.UUID(str(inserted["id"]))
     if decision.kind == "model":
-        return message_id, Queued(conv["conversation_id"], TurnJob(message_id=message_id))
+        job = TurnJob(message_id=message_id, instruction=str(values["content"]))
+        return message_id, Queued(conv["conversation_id"], job)
     return message_id, Queued(conv["conversation_id"], SendJob(message_id=message_id)) if whatsapp else None
 
 

@@ -53,7 +53,7 @@ def record_handler(record: SQSRecord) -> str:
     if isinstance(job, jobs.FollowUpJob):
         return run(run_follow_up(job.follow_up_id)).status
     try:
-        result = run(run_turn(job.message_id))
+        result = run(run_turn(job.message_id, job.instruction))
     except AppError as exc:
         logger.warning(
             "turn failed; the queue redelivers it", extra={"error": exc.code, "message_id": str(job.message_id)}

@@ -197,3 +197,35 @@ def test_two_crons_at_the_same_time_never_claim_the_same_step(tenant: Tenant, ap
     claimed = [i for i in results[0] + results[1] if i in mine]
     assert len(claimed) == len(set(claimed)) == 400
     assert not set(results[0]) & set(results[1])
+
+
+def test_a_model_step_is_a_turn_with_the_follow_up_instruction(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    # given a silent web conversation whose first step is a model-written nudge
+    _with_sequence(tenant, {**SEQUENCE, "steps": [{"after_minutes": 60, "instruction": "Lembre da visita."}]})
+    conversation = tenant.conversation()
+    _silent_since(tenant, conversation, timedelta(minutes=90))
+    now = datetime.now(UTC)
+    _run(service.plan(now))
+    later = now + timedelta(minutes=1)
+    claimed = [q for q in _run(service.claim(later, limit=10_000)) if q.conversation_id == conversation]
+    # when the worker runs the step
+    outcome = _run(service.apply_follow_up(claimed[0].job.message_id, later))
+    # then it is recorded as sent, as a turn job in the conversation's group carrying the instruction
+    assert (outcome.status, outcome.kind) == ("sent", "model")
+    [job] = outcome.jobs
+    assert job.group_id == str(conversation)
+    assert job.job.model_dump()["instruction"] == "Lembre da visita."
+    # and when that turn runs, the model writes the nudge as a reply to the step's message, charged like any turn
+    event = load_event("sqs_fifo.json")
+    event["Records"][0].update(body=job.job.model_dump_json())
+    event["Records"][0]["attributes"]["MessageGroupId"] = str(conversation)
+    worker(event)
+    replies = tenant.query(
+        "select content, reply_to, cost_usd from public.messages where conversation_id = %s and role = 'assistant'",
+        conversation,
+    )
+    assert len(replies) == 1
+    assert replies[0]["reply_to"] == outcome.message_id
+    assert replies[0]["content"]
