@@ -119,7 +119,7 @@ async def enqueue(item: Queued) -> bool:
         await asyncio.to_thread(
             get_sqs().send_message,
             QueueUrl=queue_url,
-            MessageBody=item.job.model_dump_json(),
+            MessageBody=item.job.model_dump_json(exclude_none=True),
             MessageGroupId=item.group_id,
             MessageDeduplicationId=item.deduplication_id,
         )
@@ -150,7 +150,7 @@ async def enqueue_many(items: Sequence[Queued]) -> list[Queued]:
         entries: list[SendMessageBatchRequestEntryTypeDef] = [
             {
                 "Id": str(index),
-                "MessageBody": item.job.model_dump_json(),
+                "MessageBody": item.job.model_dump_json(exclude_none=True),
                 "MessageGroupId": item.group_id,
                 "MessageDeduplicationId": item.deduplication_id,
             }

@@ -65,11 +65,13 @@ begin
         raise exception 'unknown action %', p_action using errcode = '22023';
     end if;
     select * into v_conv from public.conversations c
-    where c.id = p_conversation_id
-      and c.organization_id in (select app.my_org_ids_with_role('editor'))
+    where c.id = p_conversation_id and c.organization_id in (select app.my_org_ids())
     for update;
     if v_conv.id is null then
         raise exception 'conversation not found' using errcode = 'P0002';
+    end if;
+    if v_conv.organization_id not in (select app.my_org_ids_with_role('editor')) then
+        raise exception 'editors and above change follow-ups' using errcode = '42501';
     end if;
     if p_action = 'pause' then
         update public.conversations c
