@@ -56,14 +56,14 @@ def test_an_editor_pauses_resumes_and_cancels(api: LambdaApi, conversation: dict
     base = f"/conversations/{conversation['conversation']}/follow-ups"
     token = conversation["editor"].token
     # when an editor pauses / then the step waits, paused
-    paused = api.call("POST", f"{base}/pause", token=token).json()
+    paused = api.call("POST", base, token=token, body={"action": "pause"}).json()
     assert paused["paused"] is True
     assert paused["next"]["status"] == "paused"
     # when they resume / then it is scheduled again
-    resumed = api.call("POST", f"{base}/resume", token=token).json()
+    resumed = api.call("POST", base, token=token, body={"action": "resume"}).json()
     assert (resumed["paused"], resumed["next"]["status"]) == (False, "scheduled")
     # when they cancel / then nothing is next, and the step is stopped with the reason "cancelled"
-    cancelled = api.call("POST", f"{base}/cancel", token=token).json()
+    cancelled = api.call("POST", base, token=token, body={"action": "cancel"}).json()
     assert cancelled["next"] is None
     assert ("stopped", "cancelled") in [(h["status"], h["reason"]) for h in cancelled["history"]]
 
@@ -73,12 +73,12 @@ def test_a_viewer_may_not_change_and_another_tenant_sees_nothing(
 ) -> None:
     base = f"/conversations/{conversation['conversation']}/follow-ups"
     # a viewer's change is a 403; another organization's owner gets a 404 for reading and changing
-    assert api.call("POST", f"{base}/cancel", token=conversation["viewer"].token).status == 403
+    assert api.call("POST", base, token=conversation["viewer"].token, body={"action": "cancel"}).status == 403
     stranger = make_org()["owner"].token
     assert api.call("GET", base, token=stranger).status == 404
-    assert api.call("POST", f"{base}/cancel", token=stranger).status == 404
+    assert api.call("POST", base, token=stranger, body={"action": "cancel"}).status == 404
     # and an unknown action names the field
-    response = api.call("POST", f"{base}/stop", token=conversation["editor"].token)
+    response = api.call("POST", base, token=conversation["editor"].token, body={"action": "stop"})
     assert response.status == 422
-    assert "path.action" in response.body
+    assert "body.action" in response.body
     assert api.call("GET", f"/conversations/{uuid.uuid4()}/follow-ups", token=stranger).status == 404
