@@ -255,14 +255,21 @@ def _stop(conn: psycopg.Connection[Any], lead: Lead, kind: str, at: datetime) ->
         )
 
 
-async def _cron(now: datetime, plan: bool, batch: int, report: Report, finished: dict[uuid.UUID, str]) -> None:
-    """One cron run at ``now`` (plan, then claim in batches), with each claimed job run by the worker at once."""
+async def _cron(
+    now: datetime, plan: bool, batch: int, report: Report, finished: dict[uuid.UUID, str], mine: set[uuid.UUID]
+) -> None:
+    """One cron run at ``now`` (plan, then claim in batches), with each claimed job run by the worker at once.
+
+    Only the simulation's conversations (``mine``) are counted: a shared database may hold others.
+    """
     if plan:
         while await service.plan(now, batch) == batch:
             pass
     while claimed := await service.claim(now, batch):
         for job in claimed:
             outcome = await service.apply_follow_up(job.job.message_id, now)
+            if job.conversation_id not in mine:
+                continue
             if outcome.status == "sent":
                 report.sent[str(outcome.kind)] += 1
             elif outcome.status == "skipped":
@@ -288,11 +295,12 @@ def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch
     )
     report = Report(leads=leads, days=days)
     finished: dict[uuid.UUID, str] = {}
+    mine = {lead.conversation_id for lead in population}
     started = time.perf_counter()
     loop = asyncio.new_event_loop()
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            loop.run_until_complete(_cron(start, True, batch, report, finished))
+            loop.run_until_complete(_cron(start, True, batch, report, finished, mine))
             report.ticks += 1
             cursor = 0
             while True:
@@ -320,7 +328,7 @@ def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch
                     planned = True
                     cursor += 1
                 _replies(conn, replies, orgs)
-                loop.run_until_complete(_cron(tick, planned, batch, report, finished))
+                loop.run_until_complete(_cron(tick, planned, batch, report, finished, mine))
                 report.ticks += 1
     finally:
         from shared.lifecycle import close_clients

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.agents.config import AgentConfig, FollowUp
+from pydantic import ValidationError
+
+from shared.agents.config import FollowUp
 from shared.db import Session, service_session
 from shared.followups import store
 from shared.followups.calendar import lead_time_zone
@@ -49,8 +51,12 @@ class Outcome:
     jobs: list[Queued] = field(default_factory=list)
 
 
-def _policy(config: Any) -> FollowUp:
-    return AgentConfig.model_validate(config).follow_up if isinstance(config, dict) else FollowUp()
+def _policy(config: dict[str, Any]) -> FollowUp:
+    """The version's follow-up policy; one that no longer validates is no policy (its steps stop)."""
+    try:
+        return FollowUp.model_validate(config.get("follow_up") or {})
+    except ValidationError:
+        return FollowUp()
 
 
 async def plan(now: datetime, limit: int = BATCH_SIZE) -> int:
