@@ -175,6 +175,7 @@ def main() -> None:
             ("Lists under RLS", "bench.rls"),
             ("The WhatsApp webhook", "bench.whatsapp_webhook"),
             ("Outcomes: analytics, experiments, budgets", "bench.outcomes"),
+            ("Follow-ups", "bench.follow_ups"),
         ):
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -26,6 +26,9 @@ from shared.errors import AppError
 from shared.observability import logger, metrics
 from shared.settings import get_settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
 
 class TurnJob(BaseModel):
     """Run the model turn that answers the lead message ``message_id`` (and any before it)."""
@@ -33,6 +36,7 @@ class TurnJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     type: Literal["turn"] = "turn"
     message_id: uuid.UUID
+    instruction: str | None = None  # a follow-up's nudge: what the model is asked to write (shared.followups)
 
 
 class SendJob(BaseModel):
@@ -43,11 +47,26 @@ class SendJob(BaseModel):
     message_id: uuid.UUID
 
 
-Job = Annotated[TurnJob | SendJob, Field(discriminator="type")]
-_JOB: TypeAdapter[TurnJob | SendJob] = TypeAdapter(Job)
+class FollowUpJob(BaseModel):
+    """Run the claimed follow-up step ``follow_up_id`` (``shared.followups``), in its conversation's group."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    type: Literal["follow_up"] = "follow_up"
+    follow_up_id: uuid.UUID
+
+    @property
+    def message_id(self) -> uuid.UUID:
+        """The id the job is known by (a follow-up's, not a message's)."""
+        return self.follow_up_id
+
+
+AnyJob = TurnJob | SendJob | FollowUpJob
+Job = Annotated[AnyJob, Field(discriminator="type")]
+_JOB: TypeAdapter[AnyJob] = TypeAdapter(Job)
 SessionFactory = Callable[[], AbstractAsyncContextManager[Session]]
 OnQueued = Callable[[Session], Awaitable[None]]
 
+_ENQUEUE_LANES = 4  # batch sends in flight at once (one boto3 client, its default pool of 10 connections)
 # Only from received: the worker may already have answered the message (and moved it on).
 _MARK_QUEUED = """
     update public.messages m set status = 'queued'
@@ -60,7 +79,7 @@ class Queued:
     """One job for one conversation; ``dedup_id`` only when the same job must run again within 5 minutes."""
 
     conversation_id: uuid.UUID
-    job: TurnJob | SendJob
+    job: AnyJob
     dedup_id: str | None = None
 
     @property
@@ -71,17 +90,19 @@ class Queued:
     def deduplication_id(self) -> str:
         if self.dedup_id:
             return self.dedup_id
+        if isinstance(self.job, FollowUpJob):
+            return f"followup:{self.job.follow_up_id}"
         return str(self.job.message_id) if isinstance(self.job, TurnJob) else f"send:{self.job.message_id}"
 
 
-def parse(body: str) -> TurnJob | SendJob:
+def parse(body: str) -> AnyJob:
     """The job a queue message carries; ``pydantic.ValidationError`` for anything else."""
     return _JOB.validate_json(body)
 
 
-def group_id(conversation_id: uuid.UUID, job: TurnJob | SendJob) -> str:
-    """The FIFO message group: turns per conversation, sends per conversation in a group of their own."""
-    return str(conversation_id) if isinstance(job, TurnJob) else f"send:{conversation_id}"
+def group_id(conversation_id: uuid.UUID, job: AnyJob) -> str:
+    """The FIFO message group: turns and follow-ups per conversation, sends per conversation in a group of their own."""
+    return f"send:{conversation_id}" if isinstance(job, SendJob) else str(conversation_id)
 
 
 async def enqueue(item: Queued) -> bool:
@@ -98,7 +119,7 @@ async def enqueue(item: Queued) -> bool:
         await asyncio.to_thread(
             get_sqs().send_message,
             QueueUrl=queue_url,
-            MessageBody=item.job.model_dump_json(),
+            MessageBody=item.job.model_dump_json(exclude_none=True),
             MessageGroupId=item.group_id,
             MessageDeduplicationId=item.deduplication_id,
         )
@@ -110,6 +131,50 @@ async def enqueue(item: Queued) -> bool:
         metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
         return False
     return True
+
+
+async def enqueue_many(items: Sequence[Queued]) -> list[Queued]:
+    """Send jobs to the turn queue ten to a call (``SendMessageBatch``); the ones SQS accepted.
+
+    For jobs that need no "queued" mark (follow-ups); a failure is logged, never raised.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    queue_url = get_settings().turn_queue_url
+    if not queue_url or not items:
+        if items:
+            logger.error("TURN_QUEUE_URL is not set; the jobs wait", extra={"jobs": len(items)})
+        return []
+
+    def send(chunk: Sequence[Queued]) -> list[Queued]:
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {
+                "Id": str(index),
+                "MessageBody": item.job.model_dump_json(exclude_none=True),
+                "MessageGroupId": item.group_id,
+                "MessageDeduplicationId": item.deduplication_id,
+            }
+            for index, item in enumerate(chunk)
+        ]
+        try:
+            answer = get_sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("batch enqueue failed", extra={"jobs": len(chunk), "error": type(exc).__name__})
+            return []
+        return [chunk[int(entry["Id"])] for entry in answer.get("Successful", [])]
+
+    chunks = [items[i : i + 10] for i in range(0, len(items), 10)]
+    lanes = asyncio.Semaphore(_ENQUEUE_LANES)
+
+    async def lane(chunk: Sequence[Queued]) -> list[Queued]:
+        async with lanes:
+            return await asyncio.to_thread(send, chunk)
+
+    sent = await asyncio.gather(*(lane(chunk) for chunk in chunks))
+    accepted = [item for batch in sent for item in batch]
+    if len(accepted) < len(items):
+        metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=len(items) - len(accepted))
+    return accepted
 
 
 async def submit(

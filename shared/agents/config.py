@@ -86,13 +86,56 @@ class Handoff(Strict):
     max_bot_turns: int | None = Field(default=None, ge=1, le=200)
 
 
+StepMinutes = Annotated[int, Field(ge=1, le=43200)]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+IsoWeekday = Annotated[int, Field(ge=1, le=7)]
+StepText = Annotated[str, _text(1000, 1)]
+
+
+class FollowUpStep(Strict):
+    """One touch of a sequence, ``after_minutes`` of lead silence: a model-written nudge or a fixed text."""
+
+    after_minutes: StepMinutes
+    kind: Literal["model", "text"] = "model"
+    text: StepText | None = None
+    instruction: Annotated[str, _text(1000)] = ""
+
+    @model_validator(mode="after")
+    def _text_matches_kind(self) -> FollowUpStep:
+        if (self.kind == "text") != (self.text is not None):
+            raise ValueError("text is required for kind 'text' and allowed for no other kind")
+        return self
+
+
+class QuietHours(Strict):
+    """Local times (the lead's time zone) between which nothing is sent; ``start`` may be after ``end``."""
+
+    start: ClockTime = "21:00"
+    end: ClockTime = "08:00"
+
+
 class FollowUp(Strict):
-    """Follow-ups a cron sends to leads who went quiet: after each delay, up to ``max_attempts``."""
+    """Follow-ups a cron sends to leads who went quiet (``shared/followups``).
+
+    ``steps`` is the sequence; without it, ``delays_hours[:max_attempts]`` are model-written steps.
+    """
 
     enabled: bool = False
     delays_hours: list[DelayHours] = Field(default_factory=lambda: [24], max_length=10)
     max_attempts: int = Field(default=1, ge=0, le=10)
     template: TemplateName | None = None
+    steps: list[FollowUpStep] = Field(default_factory=list, max_length=10)
+    restart_on_reply: bool = True
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    business_days: list[IsoWeekday] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1, max_length=7)
+    max_per_period: int = Field(default=3, ge=1, le=50)
+    period_days: int = Field(default=7, ge=1, le=90)
+
+    def sequence(self) -> list[FollowUpStep]:
+        """The steps in order (the legacy ``delays_hours`` become model-written steps)."""
+        if self.steps:
+            return list(self.steps)
+        return [FollowUpStep(after_minutes=h * 60) for h in self.delays_hours[: self.max_attempts]]
 
 
 class AgentConfig(Strict):

@@ -7,6 +7,7 @@ create or update body carries the configuration keys at its top level.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,12 +46,20 @@ def cross_field_errors(config: AgentConfig) -> list[FieldError]:
             reachable = f"cannot be reached: the rubric's points add up to {sum(rubric.values())}"
             errors.append(FieldError("body.scoring.qualified_threshold", reachable))
     follow_up = config.follow_up
-    if follow_up.enabled and not follow_up.delays_hours:
+    if follow_up.enabled and not follow_up.steps and not follow_up.delays_hours:
         errors.append(FieldError("body.follow_up.delays_hours", "needs at least one delay when follow-ups are enabled"))
     if follow_up.max_attempts > len(follow_up.delays_hours):
         errors.append(FieldError("body.follow_up.max_attempts", "needs one delay in delays_hours per attempt"))
     if any(b <= a for a, b in zip(follow_up.delays_hours, follow_up.delays_hours[1:], strict=False)):
         errors.append(FieldError("body.follow_up.delays_hours", "must increase from one attempt to the next"))
+    steps = follow_up.steps
+    for index, (a, b) in enumerate(pairwise(steps), start=1):
+        if b.after_minutes <= a.after_minutes:
+            errors.append(FieldError(f"body.follow_up.steps.{index}.after_minutes", "must increase from step to step"))
+    if len(set(follow_up.business_days)) != len(follow_up.business_days):
+        errors.append(FieldError("body.follow_up.business_days", "lists a day twice"))
+    if follow_up.quiet_hours.start == follow_up.quiet_hours.end:
+        errors.append(FieldError("body.follow_up.quiet_hours.end", "must differ from start"))
     return errors
 
 

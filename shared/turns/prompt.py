@@ -9,6 +9,7 @@ from shared.agents.config import QualificationField
 from shared.turns.context import HistoryMessage, TurnContext
 
 KNOWN_DATA_PREFIX = "Known lead data: "
+FOLLOW_UP_PREFIX = "The lead has gone quiet. Write one short follow-up message: "
 _ROLES = {"lead": "user", "assistant": "assistant", "human": "assistant"}
 
 
@@ -36,14 +37,16 @@ def _field_line(field: QualificationField) -> str:
     return f"- {field.name} ({field.type}{required}): {field.description}"
 
 
-def messages(ctx: TurnContext) -> list[dict[str, Any]]:
-    """OpenAI-format messages for the model: system prompt, then the recent history."""
+def messages(ctx: TurnContext, instruction: str | None = None) -> list[dict[str, Any]]:
+    """OpenAI-format messages for the model: system prompt, the recent history, then a follow-up's instruction."""
     out: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(ctx)}]
     for message in ctx.history:
         role = _ROLES.get(message.role)
         if role is None:
             continue
         out.append({"role": role, "content": _describe(message)})
+    if instruction:
+        out.append({"role": "system", "content": FOLLOW_UP_PREFIX + instruction})
     return out
 
 

@@ -48,8 +48,12 @@ class TurnResult:
     reply_id: uuid.UUID | None = None
 
 
-async def run_turn(message_id: uuid.UUID) -> TurnResult:
-    """Answer the lead message ``message_id`` (and any other unanswered ones before it)."""
+async def run_turn(message_id: uuid.UUID, instruction: str | None = None) -> TurnResult:
+    """Answer the lead message ``message_id`` (and any other unanswered ones before it).
+
+    With ``instruction`` (a follow-up's model step, ``message_id`` its system message) the model is
+    told what to write after the conversation so far.
+    """
     row = await service_call(
         "select app.begin_turn(%s, %s, %s, %s::jsonb) as turn",
         (message_id, HISTORY_LIMIT, _DEFAULT_ALIAS, _coefficients_json()),
@@ -66,17 +70,17 @@ async def run_turn(message_id: uuid.UUID) -> TurnResult:
         await _finish(ctx, message_id, effects.Outcome(reply=None), settle="release", error=problem)
         return TurnResult("undeliverable")
     if ctx.status == "budget_exhausted":
-        return await _budget_exhausted(ctx, message_id, _coefficients())
-    return await _answer(ctx, message_id)
+        return await _budget_exhausted(ctx, message_id, _coefficients(), instruction)
+    return await _answer(ctx, message_id, instruction)
 
 
-async def _answer(ctx: TurnContext, message_id: uuid.UUID) -> TurnResult:
+async def _answer(ctx: TurnContext, message_id: uuid.UUID, instruction: str | None = None) -> TurnResult:
     assert ctx.alias is not None
     typing = asyncio.create_task(broadcast(ctx.conversation_id, "typing", {"typing": True}))
     try:
         completion = await complete(
             ctx.alias,
-            prompt.messages(ctx),
+            prompt.messages(ctx, instruction),
             tools=build_tools(ctx.fields),
             temperature=ctx.config.temperature,
             max_tokens=estimate.MAX_OUTPUT_TOKENS,
@@ -127,7 +131,10 @@ def _coefficients_json() -> str:
 
 
 async def _budget_exhausted(
-    ctx: TurnContext, message_id: uuid.UUID, coefficients: dict[str, estimate.Coefficients]
+    ctx: TurnContext,
+    message_id: uuid.UUID,
+    coefficients: dict[str, estimate.Coefficients],
+    instruction: str | None = None,
 ) -> TurnResult:
     """The agent's alias does not fit: fall back, hand off, or refuse, as ``shared.turns.budget`` decides."""
     decision = budget.when_exhausted(ctx.config)
@@ -139,7 +146,7 @@ async def _budget_exhausted(
         )
         if row and row["id"]:
             update = {"alias": decision.alias, "reservation_id": row["id"], "status": "ok"}
-            return await _answer(ctx.model_copy(update=update), message_id)
+            return await _answer(ctx.model_copy(update=update), message_id, instruction)
         decision = budget.after_fallback_failed()
     logger.warning("budget exhausted", extra={"action": decision.action})
     metrics.add_metric(name="BudgetExhausted", unit="Count", value=1)

@@ -1,4 +1,4 @@
-"""SQS FIFO worker: model turns (one group per conversation) and WhatsApp sends (``send:<conversation>``).
+"""SQS FIFO worker: turns and follow-ups (one group per conversation) and WhatsApp sends (``send:<conversation>``).
 
 Powertools batch processing reports partial failures; with ``skip_group_on_error`` a
 failed job holds back only the rest of its own message group, which SQS redelivers in
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from shared import jobs
 from shared.errors import AppError
+from shared.followups.service import run_follow_up
 from shared.llm import gateway  # noqa: F401  (import litellm during init, not during the first turn)
 from shared.observability import logger, publish_metrics, traced_handler
 from shared.runtime import run
@@ -49,8 +50,10 @@ def record_handler(record: SQSRecord) -> str:
             raise
         logger.info("send finished", extra={"status": sent, "message_id": str(job.message_id)})
         return sent
+    if isinstance(job, jobs.FollowUpJob):
+        return run(run_follow_up(job.follow_up_id)).status
     try:
-        result = run(run_turn(job.message_id))
+        result = run(run_turn(job.message_id, job.instruction))
     except AppError as exc:
         logger.warning(
             "turn failed; the queue redelivers it", extra={"error": exc.code, "message_id": str(job.message_id)}

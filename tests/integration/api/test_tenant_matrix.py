@@ -47,6 +47,8 @@ SAMPLE_BODIES: dict[str, Any] = {
     "POST /conversations/{conversation_id}/takeover": None,
     "POST /conversations/{conversation_id}/release": None,
     "POST /conversations/{conversation_id}/close": None,
+    "GET /conversations/{conversation_id}/follow-ups": None,
+    "POST /conversations/{conversation_id}/follow-ups": {"action": "cancel"},
     "POST /organizations/{organization_id}/webhook-endpoints": {
         "url": "https://hooks.example.com/ca",
         "events": ["lead.qualified"],

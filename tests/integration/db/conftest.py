@@ -189,6 +189,12 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         " values (%(experiment_variant)s, %(lead)s, %(org)s, 1, true, false, 0, 0.0001)",
         {**p, "experiment_variant": r["experiment_variant"]},
     )
+    r["follow_up"] = _insert(
+        conn,
+        "insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at, time_zone)"
+        " values (%(org)s, %(conversation)s, %(lead)s, 0, now(), now() + interval '1 hour', 'UTC') returning id",
+        p,
+    )
     return tenant
 
 

@@ -110,6 +110,7 @@ KEYS = {
     "experiment_variants": "id = %(experiment_variant)s",
     "analytics_conversations": "conversation_id = %(conversation)s",
     "analytics_experiment_leads": "lead_id = %(lead)s",
+    "follow_ups": "id = %(follow_up)s",
 }
 
 # One legitimate new row for each table that someone may insert into, in A.

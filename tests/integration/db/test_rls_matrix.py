@@ -157,6 +157,16 @@ TABLES = [
         reader="admin",
     ),
     TableSpec(
+        "follow_ups",
+        "id = %(follow_up)s",
+        "(organization_id, conversation_id, lead_id, step, anchor_at, due_at, time_zone)"
+        " values (%(org)s, %(conversation)s, %(lead)s, 1, now(), now(), 'UTC')",
+        "status = 'stopped'",
+        None,  # public.set_follow_ups
+        None,
+        None,
+    ),
+    TableSpec(
         "budget_reservations",
         "id = %(reservation)s",
         "(organization_id, alias, amount_usd) values (%(org)s, 'fast', 1)",

@@ -31,7 +31,17 @@ def test_defaults_fill_every_key_the_worker_reads() -> None:
         "qualification_fields": [],
         "scoring": {"qualified_threshold": 70},
         "handoff": {"on_request": True, "keywords": []},
-        "follow_up": {"enabled": False, "delays_hours": [24], "max_attempts": 1},
+        "follow_up": {
+            "enabled": False,
+            "delays_hours": [24],
+            "max_attempts": 1,
+            "steps": [],
+            "restart_on_reply": True,
+            "quiet_hours": {"start": "21:00", "end": "08:00"},
+            "business_days": [1, 2, 3, 4, 5],
+            "max_per_period": 3,
+            "period_days": 7,
+        },
         "on_budget_exhausted": "fallback",
     }
 
@@ -133,3 +143,38 @@ def test_the_model_alone_checks_shapes_not_cross_field_rules() -> None:
     # given duplicate field names / then the model accepts them: build_config is the entry point
     config = AgentConfig.model_validate({**BASE, "qualification_fields": [{"name": "a"}, {"name": "a"}]})
     assert len(config.qualification_fields) == 2
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "field"),
+    [
+        ({"steps": [{"after_minutes": 0}]}, "body.follow_up.steps.0.after_minutes"),
+        ({"steps": [{"after_minutes": 60, "kind": "text"}]}, "body.follow_up.steps.0"),
+        ({"steps": [{"after_minutes": 60, "kind": "model", "text": "Oi"}]}, "body.follow_up.steps.0"),
+        ({"steps": [{"after_minutes": 60, "kind": "sms"}]}, "body.follow_up.steps.0.kind"),
+        ({"steps": [{"after_minutes": 120}, {"after_minutes": 60}]}, "body.follow_up.steps.1.after_minutes"),
+        ({"quiet_hours": {"start": "25:00"}}, "body.follow_up.quiet_hours.start"),
+        ({"quiet_hours": {"start": "08:00", "end": "08:00"}}, "body.follow_up.quiet_hours.end"),
+        ({"business_days": [0]}, "body.follow_up.business_days.0"),
+        ({"business_days": [1, 1]}, "body.follow_up.business_days"),
+        ({"business_days": []}, "body.follow_up.business_days"),
+        ({"max_per_period": 0}, "body.follow_up.max_per_period"),
+        ({"period_days": 91}, "body.follow_up.period_days"),
+    ],
+)
+def test_a_follow_up_sequence_is_validated_per_field(follow_up: dict[str, object], field: str) -> None:
+    # given one wrong follow-up setting / when the config is built / then the error names that field
+    with pytest.raises(InvalidInput) as exc:
+        build_config({**BASE, "follow_up": follow_up})
+    assert _fields(exc) == [field]
+
+
+def test_a_sequence_of_steps_replaces_the_delays() -> None:
+    # given a sequence of a fixed text after 1 h and a model nudge after 24 h, and no delays
+    steps = [{"after_minutes": 60, "kind": "text", "text": "Ainda por aí?"}, {"after_minutes": 1440}]
+    config = build_config(
+        {**BASE, "follow_up": {"enabled": True, "delays_hours": [], "max_attempts": 0, "steps": steps}}
+    )
+    # then it is stored, and its sequence is the steps in order
+    assert [s["after_minutes"] for s in config["follow_up"]["steps"]] == [60, 1440]
+    assert AgentConfig.model_validate(config).follow_up.sequence()[1].kind == "model"

@@ -1,0 +1,83 @@
+"""Follow-ups of one conversation for its organization's members: the next step, the history, pause and cancel.
+
+Runs as ``authenticated`` under RLS (members read ``follow_ups``); changes go through
+``public.set_follow_ups`` (editors and above).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.auth import Principal
+from shared.db import user_session
+from shared.errors import NotFound
+
+Action = Literal["pause", "resume", "cancel"]
+HISTORY_LIMIT = 100
+_CONVERSATION = (
+    "select c.id, c.metadata ->> 'follow_ups_paused' = 'true' as paused from public.conversations c where c.id = %s"
+)
+_STEPS = """
+    select f.id, f.step, f.status, f.reason, f.kind, f.due_at, f.finished_at, f.message_id, f.anchor_at, f.time_zone
+    from public.follow_ups f
+    where f.conversation_id = %s
+    order by f.anchor_at desc, f.step desc
+    limit %s
+"""
+
+
+class FollowUpStep(BaseModel):
+    """One step of a sequence: ``scheduled`` or ``paused``, else ``sent``, ``skipped`` or ``stopped`` with a reason."""
+
+    model_config = ConfigDict(frozen=True)
+    id: uuid.UUID
+    step: int
+    status: str
+    reason: str | None
+    kind: str | None
+    due_at: datetime
+    finished_at: datetime | None
+    message_id: uuid.UUID | None
+    silence_began_at: datetime
+    time_zone: str
+
+
+class FollowUps(BaseModel):
+    """A conversation's next scheduled follow-up and its history, newest first."""
+
+    conversation_id: uuid.UUID
+    paused: bool
+    next: FollowUpStep | None
+    history: list[FollowUpStep]
+
+
+def _step(row: dict[str, object]) -> FollowUpStep:
+    return FollowUpStep.model_validate({**row, "silence_began_at": row["anchor_at"]})
+
+
+async def follow_ups(principal: Principal, conversation_id: uuid.UUID) -> FollowUps:
+    """The conversation's follow-ups, as its organization's members see them (404 for anyone else)."""
+    async with user_session(principal.claims) as db:
+        conversation = await db.one(_CONVERSATION, (conversation_id,))
+        if conversation is None:
+            raise NotFound("conversation not found")
+        rows = await db.all(_STEPS, (conversation_id, HISTORY_LIMIT))
+    steps = [_step(r) for r in rows]
+    waiting = sorted((s for s in steps if s.status in ("scheduled", "paused")), key=lambda s: s.due_at)
+    return FollowUps(
+        conversation_id=conversation_id,
+        paused=bool(conversation["paused"]),
+        next=waiting[0] if waiting else None,
+        history=[s for s in steps if s.status not in ("scheduled", "paused", "claimed")],
+    )
+
+
+async def change(principal: Principal, conversation_id: uuid.UUID, action: Action) -> FollowUps:
+    """Pause, resume or cancel the conversation's follow-ups (editors and above), then show them."""
+    async with user_session(principal.claims) as db:
+        await db.one("select public.set_follow_ups(%s, %s) as result", (conversation_id, action))
+    return await follow_ups(principal, conversation_id)

@@ -1,0 +1,231 @@
+"""Follow-ups end to end: the cron plans and claims, the worker re-checks under the row lock and sends once."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from local_runtime.aws import sqs_client
+from shared.followups import service
+from tests.integration.worker.conftest import Tenant
+from tests.support.aio import use_container_loop
+from tests.support.lambda_events import FakeLambdaContext, load_event
+
+pytestmark = pytest.mark.integration
+
+SEQUENCE = {
+    "enabled": True,
+    "steps": [
+        {"after_minutes": 60, "kind": "text", "text": "Ainda por aí? Posso ajudar com a visita."},
+        {"after_minutes": 1440, "kind": "text", "text": "Última chamada para a visita!"},
+    ],
+    "quiet_hours": {"start": "00:00", "end": "00:01"},
+    "business_days": [1, 2, 3, 4, 5, 6, 7],
+}
+
+
+def _drain(aws: Any) -> list[tuple[str, dict[str, Any]]]:
+    sqs, queue = sqs_client(aws.endpoint), aws.queues["TurnQueue"]
+    out = []
+    while received := sqs.receive_message(
+        QueueUrl=queue.url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"]
+    ).get("Messages", []):
+        for message in received:
+            out.append((message["Attributes"]["MessageGroupId"], json.loads(message["Body"])))
+            sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
+    return out
+
+
+def _with_sequence(tenant: Tenant, follow_up: dict[str, Any]) -> None:
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute(
+            "update public.agent_versions set config = jsonb_set(config, '{follow_up}', %s::jsonb) where agent_id = %s",
+            (json.dumps(follow_up), tenant.agent),
+        )
+
+
+def _silent_since(tenant: Tenant, conversation: uuid.UUID, ago: timedelta) -> None:
+    """The lead wrote ``ago`` and the bot answered: a silence began then."""
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        at = datetime.now(UTC) - ago
+        conn.execute(
+            "insert into public.messages (organization_id, conversation_id, role, content, status, created_at,"
+            " handled_at) values (%s, %s, 'lead', 'oi', 'read', %s, %s)",
+            (tenant.org, conversation, at, at),
+        )
+        conn.execute("update public.conversations set last_message_at = %s where id = %s", (at, conversation))
+
+
+def _run(coro: Any) -> Any:
+    use_container_loop()
+    return asyncio.get_event_loop().run_until_complete(coro)
+
+
+def test_a_due_step_is_claimed_onto_the_conversation_group_and_sent_once(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    # given a web conversation silent for 62 minutes, under a two-step sequence, planned by an earlier run
+    _with_sequence(tenant, SEQUENCE)
+    conversation = tenant.conversation()
+    _silent_since(tenant, conversation, timedelta(minutes=62))
+    assert _run(service.plan(datetime.now(UTC) - timedelta(minutes=30))) >= 1
+    _drain(aws)
+    # when the cron runs on its schedule
+    handler = importlib.import_module("functions.crons.follow_ups.handler").handler
+    summary = handler(load_event("eventbridge_scheduled.json"), FakeLambdaContext("followUps"))
+    # then step 0 is claimed and queued in the conversation's own group
+    assert summary["claimed"] >= 1
+    jobs = [(g, b) for g, b in _drain(aws) if g == str(conversation)]
+    assert [b["type"] for _, b in jobs] == ["follow_up"]
+    # when the worker runs the job twice (a redelivery)
+    event = load_event("sqs_fifo.json")
+    event["Records"][0].update(body=json.dumps(jobs[0][1]))
+    event["Records"][0]["attributes"]["MessageGroupId"] = str(conversation)
+    worker(event)
+    worker(event)
+    # then the text was stored once, the step is sent, and step 1 is scheduled 24 h after the silence began
+    rows = tenant.query(
+        "select step, status, kind, message_id, due_at from public.follow_ups where conversation_id = %s order by step",
+        conversation,
+    )
+    assert [(r["step"], r["status"], r["kind"]) for r in rows] == [(0, "sent", "text"), (1, "scheduled", None)]
+    texts = tenant.query(
+        "select content from public.messages where conversation_id = %s and role = 'assistant'", conversation
+    )
+    assert [t["content"] for t in texts] == [SEQUENCE["steps"][0]["text"]]
+
+
+def test_a_lead_message_arriving_while_the_job_is_queued_stops_the_step(tenant: Tenant, aws: Any) -> None:
+    # given a step claimed for a silent conversation
+    _with_sequence(tenant, SEQUENCE)
+    conversation = tenant.conversation()
+    _silent_since(tenant, conversation, timedelta(minutes=90))
+    now = datetime.now(UTC)
+    _run(service.plan(now))
+    claimed = [q for q in _run(service.claim(now + timedelta(minutes=1))) if q.conversation_id == conversation]
+    assert len(claimed) == 1
+    # when the lead writes before the worker runs it
+    tenant.lead_says(conversation, "voltei!")
+    outcome = _run(service.apply_follow_up(claimed[0].job.message_id, now + timedelta(minutes=1, seconds=5)))
+    # then nothing is sent and the stop reason is stored
+    assert (outcome.status, outcome.reason) == ("stopped", "lead_replied")
+    rows = tenant.query("select status, reason from public.follow_ups where conversation_id = %s", conversation)
+    assert rows == [{"status": "stopped", "reason": "lead_replied"}]
+    assert not tenant.query(
+        "select 1 from public.messages where conversation_id = %s and role = 'assistant'", conversation
+    )
+
+
+def test_a_takeover_stops_the_step_and_whatsapp_without_a_template_skips(tenant: Tenant, aws: Any) -> None:
+    # given two silent conversations: one a human took over, one on WhatsApp with its window closed, no template
+    _with_sequence(tenant, SEQUENCE)
+    taken, whatsapp = tenant.conversation(), tenant.conversation("whatsapp")
+    for conversation in (taken, whatsapp):
+        _silent_since(tenant, conversation, timedelta(hours=25))
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute("update public.conversations set status = 'human' where id = %s", (taken,))
+    now = datetime.now(UTC)
+    _run(service.plan(now))
+    with psycopg.connect(tenant.url, autocommit=True) as conn:  # the takeover happened after planning
+        conn.execute("update public.conversations set status = 'human' where id = %s", (taken,))
+    later = now + timedelta(minutes=1)
+    mine = [q for q in _run(service.claim(later, limit=10_000)) if q.conversation_id in (taken, whatsapp)]
+    outcomes = {q.conversation_id: _run(service.apply_follow_up(q.job.message_id, later)) for q in mine}
+    # then the taken-over step stops, the WhatsApp step is skipped with the reason and the next one scheduled
+    assert (outcomes[whatsapp].status, outcomes[whatsapp].reason) == ("skipped", "window_closed_no_template")
+    assert taken not in outcomes or outcomes[taken].reason == "taken_over"
+    steps = tenant.query(
+        "select step, status from public.follow_ups where conversation_id = %s order by step", whatsapp
+    )
+    assert steps == [{"step": 0, "status": "skipped"}, {"step": 1, "status": "scheduled"}]
+
+
+def test_two_crons_at_the_same_time_never_claim_the_same_step(tenant: Tenant, app_env: dict[str, str]) -> None:
+    # given 400 due steps
+    _with_sequence(tenant, SEQUENCE)
+    now = datetime.now(UTC)
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        lead_ids = [
+            r[0]
+            for r in conn.execute(
+                "insert into public.leads (organization_id) select %s from generate_series(1, 400) returning id",
+                (tenant.org,),
+            ).fetchall()
+        ]
+        conn.execute(
+            "with c as (insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel)"
+            " select %s, %s, 1, l, 'web' from unnest(%s::uuid[]) l returning id, lead_id)"
+            " insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at,"
+            " time_zone) select %s, c.id, c.lead_id, 0, %s, %s, 'UTC' from c",
+            (tenant.org, tenant.agent, lead_ids, tenant.org, now - timedelta(hours=2), now - timedelta(minutes=1)),
+        )
+    # when two cron invocations claim at once, each on its own connection and thread, in small batches
+    results: list[list[uuid.UUID]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def cron(index: int) -> None:
+        loop = asyncio.new_event_loop()
+        barrier.wait()
+        try:
+            while batch := loop.run_until_complete(service.claim(now, limit=25)):
+                results[index].extend(q.job.message_id for q in batch)
+        finally:
+            from shared.lifecycle import close_clients
+
+            loop.run_until_complete(close_clients())
+            loop.close()
+
+    threads = [threading.Thread(target=cron, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then every step was claimed exactly once, by one of them
+    mine = {
+        r["id"]
+        for r in tenant.query("select id from public.follow_ups where organization_id = %s and claims = 1", tenant.org)
+    }
+    claimed = [i for i in results[0] + results[1] if i in mine]
+    assert len(claimed) == len(set(claimed)) == 400
+    assert not set(results[0]) & set(results[1])
+
+
+def test_a_model_step_is_a_turn_with_the_follow_up_instruction(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    # given a silent web conversation whose first step is a model-written nudge
+    _with_sequence(tenant, {**SEQUENCE, "steps": [{"after_minutes": 60, "instruction": "Lembre da visita."}]})
+    conversation = tenant.conversation()
+    _silent_since(tenant, conversation, timedelta(minutes=90))
+    now = datetime.now(UTC)
+    _run(service.plan(now))
+    later = now + timedelta(minutes=1)
+    claimed = [q for q in _run(service.claim(later, limit=10_000)) if q.conversation_id == conversation]
+    # when the worker runs the step
+    outcome = _run(service.apply_follow_up(claimed[0].job.message_id, later))
+    # then it is recorded as sent, as a turn job in the conversation's group carrying the instruction
+    assert (outcome.status, outcome.kind) == ("sent", "model")
+    [job] = outcome.jobs
+    assert job.group_id == str(conversation)
+    assert job.job.model_dump()["instruction"] == "Lembre da visita."
+    # and when that turn runs, the model writes the nudge as a reply to the step's message, charged like any turn
+    event = load_event("sqs_fifo.json")
+    event["Records"][0].update(body=job.job.model_dump_json())
+    event["Records"][0]["attributes"]["MessageGroupId"] = str(conversation)
+    worker(event)
+    replies = tenant.query(
+        "select content, reply_to, cost_usd from public.messages where conversation_id = %s and role = 'assistant'",
+        conversation,
+    )
+    assert len(replies) == 1
+    assert replies[0]["reply_to"] == outcome.message_id
+    assert replies[0]["content"]
