@@ -49,6 +49,12 @@ HTTP = Layer(
         # FastAPI asks `from pydantic import v1` for every route annotation, to reject v1 models, and
         # treats an ImportError as "no v1 model": without it, a cold start skips importing pydantic.v1.
         "pydantic/v1",
+        # phonenumbers' geocoder and carrier data (about 20 MB): parsing, validation, formatting,
+        # matching and the time-zone lookup (follow-ups) use the metadata and tzdata that stay.
+        "phonenumbers/geodata",
+        "phonenumbers/carrierdata",
+        "phonenumbers/geocoder.py*",
+        "phonenumbers/carrier.py*",
         # Powertools utilities nothing imports (FastAPI is our router; batch, parameters, data_classes,
         # parser, logging, metrics and tracing stay). The artefact smoke test imports every handler.
         *(
