@@ -42,7 +42,7 @@ _UNCHANGED: LiteralString = """
 _RETRY_LATER: LiteralString = (
     "update public.knowledge_documents d set status = 'pending' where d.id = %s and d.status = 'processing'"
 )
-_RESERVE: LiteralString = "select app.reserve_budget(%s, null, null, %s, %s) as id"
+_RESERVE: LiteralString = "select app.reserve_budget(%s, null, null, %s, %s::numeric) as id"
 _RELEASE: LiteralString = "select app.settle_budget(%s, null)"
 _INSERT_CHUNKS: LiteralString = """
     insert into public.knowledge_chunks (organization_id, document_id, version, chunk_index, heading_path, content,
@@ -156,7 +156,7 @@ async def _index(row: dict[str, Any], model: embedding.EmbeddingModel, chunks: l
         async with service_session() as db:
             if not await _write(db, row, chunks, embedded, digest, int(row["version"]) + 1, model):
                 raise _Superseded  # rolls the new chunks back
-            await db.one("select app.settle_budget(%s, %s)", (reservation, embedded.cost_usd))
+            await db.one("select app.settle_budget(%s, %s::numeric)", (reservation, embedded.cost_usd))
     except _Superseded:
         async with service_session() as db:
             await db.one(_RELEASE, (reservation,))
