@@ -155,7 +155,12 @@ def main() -> None:
     print(table(rows, cold_floor, warm_floor))
     if not args.functions_only:
         # Each starts its own services in a fresh process, so the tables do not disturb one another.
-        for title, module in (("The turn worker", "bench.turns"), ("The WhatsApp webhook", "bench.whatsapp_webhook")):
+        workers = (
+            ("The turn worker", "bench.turns"),
+            ("The WhatsApp webhook", "bench.whatsapp_webhook"),
+            ("The knowledge base", "bench.knowledge"),
+        )
+        for title, module in workers:
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
 

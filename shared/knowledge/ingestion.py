@@ -46,8 +46,9 @@ _RESERVE: LiteralString = "select app.reserve_budget(%s, null, null, %s, %s::num
 _RELEASE: LiteralString = "select app.settle_budget(%s, null)"
 _INSERT_CHUNKS: LiteralString = """
     insert into public.knowledge_chunks (organization_id, document_id, version, chunk_index, heading_path, content,
-                                         token_count, search_config, embedding)
-    select %(org)s, %(doc)s, %(version)s, c.i, c.heading_path, c.content, c.tokens, %(config)s::regconfig, c.v
+                                         token_count, search_config, fts, embedding)
+    select %(org)s, %(doc)s, %(version)s, c.i, c.heading_path, c.content, c.tokens, %(config)s::regconfig,
+           to_tsvector(%(config)s::regconfig, c.heading_path || ' ' || c.content), c.v
     from unnest(%(indexes)s::int[], %(paths)s::text[], %(contents)s::text[], %(tokens)s::int[],
                 %(vectors)s::extensions.vector[]) as c(i, heading_path, content, tokens, v)
 """

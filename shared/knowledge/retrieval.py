@@ -2,9 +2,10 @@
 fused with reciprocal-rank fusion, filtered to an agent's sources and to each source's current
 version, with the minimum scores enforced in SQL.
 
-A chunk passes when its cosine similarity reaches ``min_similarity`` or its full-text score
-(``ts_rank_cd``, normalised to [0, 1)) reaches ``min_text_score``; passing chunks are ordered by
-RRF (``1/(k + rank)`` summed over both lists). Run under the caller's claims, RLS keeps other
+A chunk passes when its cosine similarity reaches ``min_similarity`` and its full-text score
+(``ts_rank_cd``, normalised to [0, 1)) is above ``min_text_score``: close in meaning, and sharing
+at least one of the question's words (both calibrated on the golden set, bench/knowledge). Passing
+chunks are ordered by RRF (``1/(k + rank)`` summed over both lists). Run under the caller's claims, RLS keeps other
 tenants' chunks out; the worker's service path filters on the conversation's organization.
 """
 
@@ -19,61 +20,57 @@ from shared.db import Session
 from shared.knowledge.embedding import SUPPORTED_DIMENSIONS
 
 CANDIDATES = 40
+MATCHES = 300
 RRF_K = 60
-MIN_SIMILARITY = 0.35
-MIN_TEXT_SCORE = 0.5
+MIN_SIMILARITY = 0.2
+MIN_TEXT_SCORE = 0.0
 LANGUAGES = {"pt": "portuguese", "en": "english", "es": "spanish"}
 
 # {dim} is one of SUPPORTED_DIMENSIONS: the cast selects that dimension's partial HNSW index.
 _HYBRID = """
-with q as (
-    select %(vector)s::extensions.vector({dim}) as v,
-           websearch_to_tsquery('portuguese', %(words)s) || websearch_to_tsquery(%(language)s::regconfig, %(words)s)
-               as tq
-),
-vec as (
-    select n.id, n.similarity, row_number() over (order by n.distance) as rank
+with vec as (
+    select n.id, 1 - n.distance as similarity, row_number() over (order by n.distance, n.id) as rank
     from (
-        select c.id, c.embedding::extensions.vector({dim}) <=> q.v as distance,
-               1 - (c.embedding::extensions.vector({dim}) <=> q.v) as similarity
+        select c.id,
+               c.embedding::extensions.vector({dim}) operator(extensions.<=>) %(vector)s::extensions.vector({dim})
+                   as distance
         from public.knowledge_chunks c
-        cross join q
-        join public.knowledge_documents d on d.id = c.document_id and d.version = c.version
         where extensions.vector_dims(c.embedding) = {dim} and c.organization_id = %(org)s
-          and (%(agent)s::uuid is null or d.agent_id is null or d.agent_id = %(agent)s::uuid)
-          and (%(only_vector)s or not %(only_text)s)
-        order by c.embedding::extensions.vector({dim}) <=> q.v
+          and not %(only_text)s
+        order by distance
         limit %(candidates)s
     ) n
 ),
 fts as (
-    select t.id, t.text_score, row_number() over (order by t.text_score desc, t.id) as rank
+    select m.id, m.text_score, row_number() over (order by m.text_score desc, m.id) as rank
     from (
-        select c.id, ts_rank_cd(to_tsvector(c.search_config, c.heading_path || ' ' || c.content), q.tq, 32)
-                   as text_score
-        from public.knowledge_chunks c
-        cross join q
-        join public.knowledge_documents d on d.id = c.document_id and d.version = c.version
-        where to_tsvector(c.search_config, c.heading_path || ' ' || c.content) @@ q.tq
-          and c.organization_id = %(org)s
-          and (%(agent)s::uuid is null or d.agent_id is null or d.agent_id = %(agent)s::uuid)
-          and (%(only_text)s or not %(only_vector)s)
-        order by text_score desc, c.id
+        select t.id, ts_rank_cd(t.fts, websearch_to_tsquery('portuguese', %(words)s)
+                                || websearch_to_tsquery(%(language)s::regconfig, %(words)s), 32) as text_score
+        from (
+            -- At most %(matches)s matching chunks are ranked: a bound on the cost of a common word.
+            select c.id, c.fts
+            from public.knowledge_chunks c
+            where c.fts @@ (websearch_to_tsquery('portuguese', %(words)s)
+                            || websearch_to_tsquery(%(language)s::regconfig, %(words)s))
+              and c.organization_id = %(org)s and not %(only_vector)s
+            limit %(matches)s
+        ) t
+        order by text_score desc, t.id
         limit %(candidates)s
-    ) t
+    ) m
 ),
 fused as (
-    select coalesce(vec.id, fts.id) as id, vec.similarity, fts.text_score,
-           coalesce(1.0 / (%(rrf_k)s + vec.rank), 0) + coalesce(1.0 / (%(rrf_k)s + fts.rank), 0) as score
+    select coalesce(vec.id, fts.id) as id, coalesce(vec.similarity, 0)::float8 as similarity,
+           coalesce(fts.text_score, 0)::float8 as text_score,
+           (coalesce(1.0 / (%(rrf_k)s + vec.rank), 0) + coalesce(1.0 / (%(rrf_k)s + fts.rank), 0))::float8 as score
     from vec full join fts on fts.id = vec.id
 )
-select c.id, c.document_id, c.version, c.heading_path, c.content, d.title,
-       f.score::float8 as score, coalesce(f.similarity, 0)::float8 as similarity,
-       coalesce(f.text_score, 0)::float8 as text_score
+select c.id, c.document_id, c.version, c.heading_path, c.content, d.title, f.score, f.similarity, f.text_score
 from fused f
 join public.knowledge_chunks c on c.id = f.id
-join public.knowledge_documents d on d.id = c.document_id
-where coalesce(f.similarity, 0) >= %(min_similarity)s or coalesce(f.text_score, 0) >= %(min_text_score)s
+join public.knowledge_documents d on d.id = c.document_id and d.version = c.version
+where (%(agent)s::uuid is null or d.agent_id is null or d.agent_id = %(agent)s::uuid)
+  and f.similarity >= %(min_similarity)s and f.text_score > %(min_text_score)s
 order by f.score desc, c.id
 limit %(limit)s
 """
@@ -133,6 +130,7 @@ def params(query: Query) -> dict[str, object]:
         "only_vector": query.mode == "vector",
         "only_text": query.mode == "text",
         "candidates": CANDIDATES,
+        "matches": MATCHES,
         "rrf_k": RRF_K,
         "min_similarity": query.min_similarity,
         "min_text_score": query.min_text_score,

@@ -59,11 +59,12 @@ alter table public.knowledge_chunks
     add column version integer not null default 1 constraint knowledge_chunks_version_check check (version >= 1),
     add column heading_path text not null default '',
     add column search_config regconfig not null default 'portuguese',
+    -- to_tsvector(search_config, heading_path || ' ' || content), written with the chunk by the worker
+    -- (stored, not recomputed per query; a plain column because generated ones refuse `set col = col`).
+    add column fts tsvector not null default ''::tsvector,
     add constraint knowledge_chunks_document_version_chunk_key unique (document_id, version, chunk_index);
 
--- Expression indexes, not generated columns: retrieval repeats these exact expressions.
-create index knowledge_chunks_fts_idx on public.knowledge_chunks
-    using gin (to_tsvector(search_config, heading_path || ' ' || content));
+create index knowledge_chunks_fts_idx on public.knowledge_chunks using gin (fts);
 create index knowledge_chunks_embedding_384_idx on public.knowledge_chunks
     using hnsw ((embedding::extensions.vector(384)) extensions.vector_cosine_ops) where extensions.vector_dims(embedding) = 384;
 create index knowledge_chunks_embedding_768_idx on public.knowledge_chunks
