@@ -90,7 +90,7 @@ def chunk_text(text: str, *, max_chars: int = MAX_CHARS, overlap: int = OVERLAP_
     chunks: list[Chunk] = []
     for heading_path, paragraphs in _sections(text):
         current: list[str] = []
-        for piece in (p for paragraph in paragraphs for p in _pieces(paragraph, max_chars - overlap)):
+        for piece in (p for paragraph in paragraphs for p in _pieces(paragraph, max_chars - overlap - 2)):
             if current and len("\n\n".join([*current, piece])) > max_chars:
                 chunks.append(Chunk(len(chunks), heading_path, "\n\n".join(current)))
                 current = [_tail(current[-1], overlap)]

@@ -76,6 +76,8 @@ def pdf_text(data: bytes) -> str:
         if reader.is_encrypted:
             raise ExtractionFailed("the PDF is encrypted")
         return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+    except ExtractionFailed:
+        raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ExtractionFailed("the file is not a readable PDF") from exc
 
