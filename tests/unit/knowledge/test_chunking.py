@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from shared.knowledge.chunking import QA, chunk_faq, chunk_text
 
 
@@ -24,7 +26,7 @@ def test_a_long_section_is_split_with_overlap() -> None:
     # then every chunk is within the limit, and each one after the first starts with the end of the previous
     assert len(chunks) > 5
     assert all(len(c.content) <= 400 for c in chunks)
-    for previous, current in zip(chunks, chunks[1:], strict=False):
+    for previous, current in itertools.pairwise(chunks):
         head = current.content.split("\n\n")[0]
         assert previous.content.endswith(head)
 
