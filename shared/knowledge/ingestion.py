@@ -22,6 +22,7 @@ from shared.knowledge import chunking, embedding, extraction, fetch
 from shared.knowledge.chunking import QA, Chunk
 from shared.observability import logger, metrics
 
+INSERT_BATCH = 500
 # A source whose worker died mid-way is 'processing': the retried job takes it again.
 _CLAIM: LiteralString = """
     update public.knowledge_documents d set status = 'processing'
@@ -179,20 +180,23 @@ async def _write(
     version: int,
     model: embedding.EmbeddingModel,
 ) -> bool:
-    await db.execute(
-        _INSERT_CHUNKS,
-        {
-            "org": row["organization_id"],
-            "doc": row["id"],
-            "version": version,
-            "config": row["language"],
-            "indexes": [c.index for c in chunks],
-            "paths": [c.heading_path for c in chunks],
-            "contents": [c.content for c in chunks],
-            "tokens": [max(1, len(c.content) // 4) for c in chunks],
-            "vectors": [embedding.literal(v) for v in embedded.vectors],
-        },
-    )
+    # In slices, so no one statement of a large document runs into the statement timeout.
+    for start in range(0, len(chunks), INSERT_BATCH):
+        part = chunks[start : start + INSERT_BATCH]
+        await db.execute(
+            _INSERT_CHUNKS,
+            {
+                "org": row["organization_id"],
+                "doc": row["id"],
+                "version": version,
+                "config": row["language"],
+                "indexes": [c.index for c in part],
+                "paths": [c.heading_path for c in part],
+                "contents": [c.content for c in part],
+                "tokens": [max(1, len(c.content) // 4) for c in part],
+                "vectors": [embedding.literal(v) for v in embedded.vectors[start : start + INSERT_BATCH]],
+            },
+        )
     result = await db.one(
         _PUBLISH,
         {
