@@ -13,8 +13,8 @@ from typing import LiteralString
 
 from shared import pagination
 from shared.auth import Principal
-from shared.db import user_session
-from shared.errors import AppError, InvalidInput, NotFound
+from shared.db import Session, user_session
+from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.knowledge import jobs, queue
 from shared.knowledge.models import CreateFaq, CreateSource, CreateText, Source, SourceList, UpdateSource
 from shared.observability import metrics
@@ -28,8 +28,9 @@ _COLUMNS: LiteralString = """
 _INSERT: LiteralString = """
     insert into public.knowledge_documents as d
         (organization_id, agent_id, title, kind, content, faq, source_url, language, created_by)
-    values (%(org)s, %(agent)s, %(title)s, %(kind)s, %(content)s, %(faq)s::jsonb, %(url)s, %(language)s,
-            auth.uid())
+    select o.id, %(agent)s, %(title)s, %(kind)s, %(content)s, %(faq)s::jsonb, %(url)s, %(language)s, auth.uid()
+    from public.organizations o
+    where o.id = %(org)s
     returning {columns}
 """.replace("{columns}", _COLUMNS)
 _GET: LiteralString = "select {columns} from public.knowledge_documents d where d.id = %s".replace(
@@ -38,11 +39,15 @@ _GET: LiteralString = "select {columns} from public.knowledge_documents d where 
 _PAGE: LiteralString = """
     select {columns}
     from public.organizations o
-    join public.knowledge_documents d on d.organization_id = o.id
+    left join lateral (
+        select * from public.knowledge_documents x
+        where x.organization_id = o.id
+          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
+        order by x.created_at desc, x.id desc
+        limit %(limit)s + 1
+    ) d on true
     where o.id = %(org)s
-      and (%(after_t)s::timestamptz is null or (d.created_at, d.id) < (%(after_t)s, %(after_id)s::uuid))
     order by d.created_at desc, d.id desc
-    limit %(limit)s + 1
 """.replace("{columns}", _COLUMNS)
 _REINDEX: LiteralString = """
     update public.knowledge_documents d set index_requested_at = clock_timestamp() where d.id = %s
@@ -84,7 +89,7 @@ async def create_source(principal: Principal, organization_id: uuid.UUID, data: 
     async with user_session(principal.claims) as db:
         row = await db.one(_INSERT, params)
     if row is None:
-        raise AppError("source was not created")
+        raise NotFound("organization not found")  # not a member: its existence is not revealed
     metrics.add_metric(name="KnowledgeSourceCreated", unit="Count", value=1)
     return await _queue(row)
 
@@ -95,7 +100,9 @@ async def list_sources(principal: Principal, organization_id: uuid.UUID, limit: 
     params = {"org": organization_id, "limit": limit, **pagination.bounds(pagination.decode(cursor, "query.cursor"))}
     async with user_session(principal.claims) as db:
         rows = await db.all(_PAGE, params)
-    page, next_cursor = pagination.split(rows, limit)
+    if not rows:
+        raise NotFound("organization not found")
+    page, next_cursor = pagination.split([row for row in rows if row["id"] is not None], limit)
     return SourceList(data=[Source.model_validate(row) for row in page], next_cursor=next_cursor)
 
 
@@ -128,7 +135,7 @@ async def update_source(principal: Principal, source_id: uuid.UUID, data: Update
         }
         row = await db.one(_UPDATE, params)
     if row is None:
-        raise NotFound("source not found")
+        raise Forbidden("editors change sources")  # it was visible a statement ago: the role is short
     return await _queue(row)
 
 
@@ -136,8 +143,9 @@ async def reindex_source(principal: Principal, source_id: uuid.UUID) -> Source:
     """Index a source again (a fetched page may have changed); unchanged content keeps its version."""
     async with user_session(principal.claims) as db:
         row = await db.one(_REINDEX, (source_id,))
-    if row is None:
-        raise NotFound("source not found")
+        if row is None:
+            await _refuse(db, source_id)
+    assert row is not None
     return await _queue(row)
 
 
@@ -145,5 +153,12 @@ async def delete_source(principal: Principal, source_id: uuid.UUID) -> None:
     """Remove a source and its chunks."""
     async with user_session(principal.claims) as db:
         deleted = await db.execute("delete from public.knowledge_documents d where d.id = %s", (source_id,))
-    if not deleted:
-        raise NotFound("source not found")
+        if not deleted:
+            await _refuse(db, source_id)
+
+
+async def _refuse(db: Session, source_id: uuid.UUID) -> None:
+    """A write that touched nothing: 403 when the caller sees the source (a viewer), else 404."""
+    if await db.one("select 1 as seen from public.knowledge_documents d where d.id = %s", (source_id,)):
+        raise Forbidden("editors change sources")
+    raise NotFound("source not found")

@@ -65,6 +65,12 @@ SAMPLE_BODIES: dict[str, Any] = {
     "GET /organizations/{organization_id}/integrations": None,
     "PATCH /integrations/{integration_id}": {"enabled": False},
     "DELETE /integrations/{integration_id}": None,
+    "POST /organizations/{organization_id}/knowledge/sources": {"kind": "text", "title": "Matrix", "content": "x"},
+    "GET /organizations/{organization_id}/knowledge/sources": None,
+    "GET /knowledge/sources/{source_id}": None,
+    "PATCH /knowledge/sources/{source_id}": {"title": "Matrix"},
+    "DELETE /knowledge/sources/{source_id}": None,
+    "POST /knowledge/sources/{source_id}/reindex": None,
 }
 # Public on purpose: each checks its own credential (publishable key + Origin, or a visitor token).
 PUBLIC = {
@@ -126,11 +132,17 @@ def make_resources(database_url: str) -> Callable[[uuid.UUID], dict[str, uuid.UU
                 " values (%s, 'hubspot', 'H') returning id",
                 org,
             )
+            source = one(
+                "insert into public.knowledge_documents (organization_id, title, content) values (%s, 'S', 'x')"
+                " returning id",
+                org,
+            )
         return {
             "agent_id": agent,
             "conversation_id": conversation,
             "endpoint_id": endpoint,
             "integration_id": integration,
+            "source_id": source,
         }
 
     return _make
