@@ -176,6 +176,7 @@ def main() -> None:
             ("The WhatsApp webhook", "bench.whatsapp_webhook"),
             ("Outcomes: analytics, experiments, budgets", "bench.outcomes"),
             ("Follow-ups", "bench.follow_ups"),
+            ("The knowledge base", "bench.knowledge"),
         ):
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)

@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(60, ge=1)
     # SQS standard queue of event deliveries (one message per event and subscriber).
     events_queue_url: str | None = None
+    # SQS FIFO queue of knowledge-source ingestion jobs (one message group per source).
+    knowledge_queue_url: str | None = None
     # WhatsApp Cloud API: the webhook's verify token and Meta app secret (signatures), and the Graph API.
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_app_secret: SecretStr | None = None

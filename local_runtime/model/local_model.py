@@ -11,8 +11,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from local_runtime.model import extract, replies
-from shared.llm.sdk import ChatCompletionMessageToolCall, CustomLLM, Function, ModelResponse, Usage, litellm
+from local_runtime.model import embedding, extract, replies
+from shared.llm.sdk import (
+    ChatCompletionMessageToolCall,
+    CustomLLM,
+    EmbeddingResponse,
+    Function,
+    ModelResponse,
+    Usage,
+    litellm,
+)
 from shared.turns.effects import CONVERSION_TYPES
 from shared.turns.prompt import KNOWN_DATA_PREFIX
 
@@ -180,6 +188,16 @@ class LocalModel(CustomLLM):
     async def acompletion(self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any) -> ModelResponse:
         return answer(model, messages, kwargs["optional_params"], kwargs["model_response"])
 
+    def embedding(
+        self, model: str, input: list[Any], model_response: EmbeddingResponse, *args: Any, **kwargs: Any
+    ) -> EmbeddingResponse:
+        return embedding_response(model, input, model_response)
+
+    async def aembedding(
+        self, model: str, input: list[Any], model_response: EmbeddingResponse, *args: Any, **kwargs: Any
+    ) -> EmbeddingResponse:
+        return embedding_response(model, input, model_response)
+
 
 _FREE = {
     "input_cost_per_token": 0.0,
@@ -197,3 +215,19 @@ def register() -> None:
         # A cost-map entry turns LiteLLM's per-call model-info search (a miss, ~1 ms) into a dict hit;
         # each deployment's own input/output_cost_per_token still decides the price.
         litellm.register_model({f"{PROVIDER}/sdr": {"litellm_provider": PROVIDER, "mode": "chat", **_FREE}})
+        litellm.register_model(
+            {f"{PROVIDER}/hashed-{n}": {"litellm_provider": PROVIDER, "mode": "embedding", **_FREE} for n in (384, 768)}
+        )
+
+
+def embedding_response(model: str, inputs: list[Any], response: EmbeddingResponse) -> EmbeddingResponse:
+    """Fill ``response`` with one vector per input and a deterministic token count (chars / 4)."""
+    size = embedding.dimension_of(model)
+    texts = [str(item) for item in inputs]
+    response.data = [
+        {"object": "embedding", "index": i, "embedding": embedding.embed(text, size)} for i, text in enumerate(texts)
+    ]
+    response.model = f"{PROVIDER}/{model}"
+    tokens = max(1, sum(len(t) for t in texts) // 4)
+    response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
+    return response

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
-from litellm import ModelResponse, Usage
+from litellm import EmbeddingResponse, ModelResponse, Usage
 from litellm.llms.custom_llm import CustomLLM
 from litellm.router import Router
 from litellm.types.router import RouterRateLimitError, RouterRateLimitErrorBasic
@@ -54,6 +54,7 @@ def preload() -> None:
 __all__ = [
     "ChatCompletionMessageToolCall",
     "CustomLLM",
+    "EmbeddingResponse",
     "Function",
     "ModelResponse",
     "Router",

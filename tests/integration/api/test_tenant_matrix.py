@@ -81,6 +81,12 @@ SAMPLE_BODIES: dict[str, Any] = {
     "GET /organizations/{organization_id}/budgets": None,
     "PUT /organizations/{organization_id}/budgets": {"monthly_limit_usd": "10"},
     "GET /organizations/{organization_id}/usage": None,
+    "POST /organizations/{organization_id}/knowledge/sources": {"kind": "text", "title": "Matrix", "content": "x"},
+    "GET /organizations/{organization_id}/knowledge/sources": None,
+    "GET /knowledge/sources/{source_id}": None,
+    "PATCH /knowledge/sources/{source_id}": {"title": "Matrix"},
+    "DELETE /knowledge/sources/{source_id}": None,
+    "POST /knowledge/sources/{source_id}/reindex": None,
 }
 # Public on purpose: each checks its own credential (publishable key + Origin, or a visitor token).
 PUBLIC = {
@@ -147,12 +153,18 @@ def make_resources(database_url: str) -> Callable[[uuid.UUID], dict[str, uuid.UU
                 " ->> 'id')::uuid",
                 agent,
             )
+            source = one(
+                "insert into public.knowledge_documents (organization_id, title, content) values (%s, 'S', 'x')"
+                " returning id",
+                org,
+            )
         return {
             "experiment_id": experiment,
             "agent_id": agent,
             "conversation_id": conversation,
             "endpoint_id": endpoint,
             "integration_id": integration,
+            "source_id": source,
         }
 
     return _make

@@ -23,8 +23,16 @@ REPO = Path(__file__).resolve().parents[3]
 CONFIG = load_serverless()
 SPECS = functions(CONFIG)
 RESOURCES = CONFIG["resources"]["Resources"]
-QUEUE_FIELDS = {"turn_queue_url": "TurnQueue", "events_queue_url": "EventsQueue"}
-QUEUE_ACTIONS = {"TurnQueue": {"sqs:SendMessage"}, "EventsQueue": {"sqs:SendMessage", "sqs:ChangeMessageVisibility"}}
+QUEUE_FIELDS = {
+    "turn_queue_url": "TurnQueue",
+    "events_queue_url": "EventsQueue",
+    "knowledge_queue_url": "KnowledgeQueue",
+}
+QUEUE_ACTIONS = {
+    "TurnQueue": {"sqs:SendMessage"},
+    "EventsQueue": {"sqs:SendMessage", "sqs:ChangeMessageVisibility"},
+    "KnowledgeQueue": {"sqs:SendMessage"},
+}
 # A consumer may postpone what it received (a send or a delivery waiting out its backoff).
 CONSUME_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
 SSM_PREFIX = "ssm:${param:ssmPrefix}/"

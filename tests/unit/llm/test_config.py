@@ -31,8 +31,8 @@ def container_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatc
 
 
 def test_every_alias_is_a_priced_local_deployment_with_its_own_id() -> None:
-    # given the shipped model_list
-    deployments = SHIPPED["model_list"]
+    # given the shipped model_list's chat deployments (embedding ones: the next test)
+    deployments = [d for d in SHIPPED["model_list"] if d["model_info"].get("mode") != "embedding"]
     # then fast, smart and economy are served by the local model, each explicitly priced
     assert {d["model_name"] for d in deployments} == {"fast", "smart", "economy"}
     for deployment in deployments:
@@ -42,6 +42,20 @@ def test_every_alias_is_a_priced_local_deployment_with_its_own_id() -> None:
         assert params["output_cost_per_token"] > 0
     ids = [d["model_info"]["id"] for d in deployments]
     assert len(set(ids)) == len(ids)
+
+
+def test_every_embedding_alias_is_priced_with_a_supported_dimension() -> None:
+    # given the shipped embedding deployments (the knowledge base's)
+    from shared.knowledge.embedding import SUPPORTED_DIMENSIONS
+
+    embeddings = [d for d in SHIPPED["model_list"] if d["model_info"].get("mode") == "embedding"]
+    # then there are two sizes, each served locally, priced, and of a size retrieval has an index for
+    assert {d["model_name"] for d in embeddings} == {"embed", "embed-large"}
+    assert len({d["model_info"]["dimension"] for d in embeddings}) == 2
+    for deployment in embeddings:
+        assert deployment["litellm_params"]["model"].startswith("local/hashed-")
+        assert deployment["litellm_params"]["input_cost_per_token"] > 0
+        assert deployment["model_info"]["dimension"] in SUPPORTED_DIMENSIONS
 
 
 def test_fallbacks_name_existing_aliases_and_the_router_accepts_every_setting() -> None:
@@ -79,6 +93,7 @@ def test_reservations_price_each_alias_at_its_dearest_deployment_or_fallback(con
     prices = {
         d["model_name"]: (d["litellm_params"]["input_cost_per_token"], d["litellm_params"]["output_cost_per_token"])
         for d in load_config(DEFAULT_CONFIG)["model_list"]
+        if d["model_info"].get("mode") != "embedding"
     }
     # when the worker prices aliases for budget reservations
     pricing = alias_pricing()

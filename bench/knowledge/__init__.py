@@ -1,0 +1,1 @@
+"""The knowledge-base benchmark: ``python -m bench.knowledge`` (quality, retrieval speed, ingestion)."""

@@ -1,0 +1,28 @@
+"""POST /organizations/{organization_id}/knowledge/sources: add a text, FAQ or web page source."""
+
+import uuid
+
+from mangum import Mangum
+
+from shared.http import create_app
+from shared.http.deps import CurrentUser
+from shared.http.openapi import problems
+from shared.knowledge import service
+from shared.knowledge.models import CreateSource, Source
+
+app = create_app("create-knowledge-source")
+
+
+@app.post(
+    "/organizations/{organization_id}/knowledge/sources",
+    status_code=202,
+    response_model=Source,
+    responses=problems(400, 401, 403, 404, 413, 422),
+    tags=["knowledge"],
+)
+async def create_source(organization_id: uuid.UUID, body: CreateSource, user: CurrentUser) -> Source:
+    """Editors add a source; it is ``pending`` until the ingestion worker makes it ``ready`` (or ``failed``)."""
+    return await service.create_source(user, organization_id, body)
+
+
+handler = Mangum(app, lifespan="off")

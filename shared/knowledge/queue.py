@@ -1,0 +1,38 @@
+"""Send ingestion jobs to the knowledge queue (API side).
+
+An enqueue that fails is reported, never raised: the source stays ``pending`` and re-indexing it
+(``POST /knowledge/sources/{id}/reindex``) enqueues it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from shared.clients.sqs import get_sqs
+from shared.knowledge.jobs import IngestJob
+from shared.observability import logger, metrics
+from shared.settings import get_settings
+
+
+async def enqueue(job: IngestJob) -> bool:
+    """Send ``job``; True once SQS accepted it (a failure is logged, not raised)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    queue_url = get_settings().knowledge_queue_url
+    if not queue_url:
+        logger.error("KNOWLEDGE_QUEUE_URL is not set; the source stays pending")
+        metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
+        return False
+    try:
+        await asyncio.to_thread(
+            get_sqs().send_message,
+            QueueUrl=queue_url,
+            MessageBody=job.model_dump_json(),
+            MessageGroupId=str(job.document_id),
+            MessageDeduplicationId=f"{job.document_id}:{job.requested_at.timestamp():.6f}",
+        )
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("enqueue failed; the source stays pending", extra={"error": type(exc).__name__})
+        metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
+        return False
+    return True

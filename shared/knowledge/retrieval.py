@@ -1,0 +1,144 @@
+"""Hybrid retrieval in one SQL statement: pgvector (HNSW, cosine) and Postgres full-text search,
+fused with reciprocal-rank fusion, filtered to an agent's sources and to each source's current
+version, with the minimum scores enforced in SQL.
+
+A chunk passes when its cosine similarity reaches ``min_similarity`` and its full-text score
+(``ts_rank_cd``, normalised to [0, 1)) is above ``min_text_score``: close in meaning, and sharing
+at least one of the question's words (both calibrated on the golden set, bench/knowledge). Passing
+chunks are ordered by RRF (``1/(k + rank)`` summed over both lists). Run under the caller's claims, RLS keeps other
+tenants' chunks out; the worker's service path filters on the conversation's organization.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import LiteralString
+
+from shared.db import Session
+from shared.knowledge.embedding import SUPPORTED_DIMENSIONS
+
+CANDIDATES = 40
+MATCHES = 300
+RRF_K = 60
+MIN_SIMILARITY = 0.2
+MIN_TEXT_SCORE = 0.0
+LANGUAGES = {"pt": "portuguese", "en": "english", "es": "spanish"}
+
+# {dim} is one of SUPPORTED_DIMENSIONS: the cast selects that dimension's partial HNSW index.
+_HYBRID = """
+with vec as (
+    select n.id, 1 - n.distance as similarity, row_number() over (order by n.distance, n.id) as rank
+    from (
+        select c.id,
+               c.embedding::extensions.vector({dim}) operator(extensions.<=>) %(vector)s::extensions.vector({dim})
+                   as distance
+        from public.knowledge_chunks c
+        where extensions.vector_dims(c.embedding) = {dim} and c.organization_id = %(org)s
+          and not %(only_text)s
+        order by distance
+        limit %(candidates)s
+    ) n
+),
+fts as (
+    select m.id, m.text_score, row_number() over (order by m.text_score desc, m.id) as rank
+    from (
+        select t.id, ts_rank_cd(t.fts, websearch_to_tsquery('portuguese', %(words)s)
+                                || websearch_to_tsquery(%(language)s::regconfig, %(words)s), 32) as text_score
+        from (
+            -- At most %(matches)s matching chunks are ranked: a bound on the cost of a common word.
+            select c.id, c.fts
+            from public.knowledge_chunks c
+            where c.fts @@ (websearch_to_tsquery('portuguese', %(words)s)
+                            || websearch_to_tsquery(%(language)s::regconfig, %(words)s))
+              and c.organization_id = %(org)s and not %(only_vector)s
+            limit %(matches)s
+        ) t
+        order by text_score desc, t.id
+        limit %(candidates)s
+    ) m
+),
+fused as (
+    select coalesce(vec.id, fts.id) as id, coalesce(vec.similarity, 0)::float8 as similarity,
+           coalesce(fts.text_score, 0)::float8 as text_score,
+           (coalesce(1.0 / (%(rrf_k)s + vec.rank), 0) + coalesce(1.0 / (%(rrf_k)s + fts.rank), 0))::float8 as score
+    from vec full join fts on fts.id = vec.id
+)
+select c.id, c.document_id, c.version, c.heading_path, c.content, d.title, f.score, f.similarity, f.text_score
+from fused f
+join public.knowledge_chunks c on c.id = f.id
+join public.knowledge_documents d on d.id = c.document_id and d.version = c.version
+where (%(agent)s::uuid is null or d.agent_id is null or d.agent_id = %(agent)s::uuid)
+  and f.similarity >= %(min_similarity)s and f.text_score > %(min_text_score)s
+order by f.score desc, c.id
+limit %(limit)s
+"""
+_STATEMENTS: dict[int, LiteralString] = {dim: _HYBRID.replace("{dim}", str(dim)) for dim in SUPPORTED_DIMENSIONS}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with the version of its source."""
+
+    id: uuid.UUID
+    document_id: uuid.UUID
+    version: int
+    title: str
+    heading_path: str
+    content: str
+    score: float
+    similarity: float
+    text_score: float
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to search for, for whom, and how."""
+
+    organization_id: uuid.UUID
+    text: str
+    vector: list[float]
+    agent_id: uuid.UUID | None = None
+    language: str = "pt"
+    limit: int = 5
+    mode: str = "hybrid"  # "vector" and "text" exist for the benchmark's comparison
+    min_similarity: float = MIN_SIMILARITY
+    min_text_score: float = MIN_TEXT_SCORE
+
+
+def words(text: str) -> str:
+    """The question's words joined with ``or``: websearch syntax for "any of these" (stop words drop out)."""
+    return " or ".join(re.findall(r"\w+", text)[:32])
+
+
+def statement(dimension: int) -> LiteralString:
+    """The hybrid statement for vectors of ``dimension``."""
+    return _STATEMENTS[dimension]
+
+
+def params(query: Query) -> dict[str, object]:
+    """The statement's parameters for ``query``."""
+    from shared.knowledge.embedding import literal
+
+    return {
+        "vector": literal(query.vector),
+        "words": words(query.text),
+        "language": LANGUAGES.get(query.language.split("-")[0].lower(), "simple"),
+        "org": query.organization_id,
+        "agent": query.agent_id,
+        "only_vector": query.mode == "vector",
+        "only_text": query.mode == "text",
+        "candidates": CANDIDATES,
+        "matches": MATCHES,
+        "rrf_k": RRF_K,
+        "min_similarity": query.min_similarity,
+        "min_text_score": query.min_text_score,
+        "limit": query.limit,
+    }
+
+
+async def search(db: Session, query: Query) -> list[Hit]:
+    """The best chunks for ``query`` that pass the thresholds, best first (at most ``query.limit``)."""
+    rows = await db.all(statement(len(query.vector)), params(query))
+    return [Hit(**row) for row in rows]

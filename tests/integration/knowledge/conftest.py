@@ -1,0 +1,66 @@
+"""Knowledge tier: the real API handlers, the real ingestion worker on moto SQS, the local embedding model."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from local_runtime.aws import sqs_client
+from local_runtime.queues import deliver_batch
+from tests.integration.api.conftest import api, make_org, make_user  # noqa: F401  (shared fixtures)
+from tests.support.aio import use_container_loop
+from tests.support.lambda_events import FakeLambdaContext
+
+
+@pytest.fixture
+def ingest(aws: Any, app_env: dict[str, str]) -> Callable[[], int]:
+    """Run the ingestion worker over everything on the knowledge queue; how many jobs it took."""
+    module = importlib.import_module("functions.workers.knowledge_ingestion.handler")
+    sqs, queue = sqs_client(aws.endpoint), aws.queues["KnowledgeQueue"]
+
+    def _invoke(event: dict[str, Any]) -> Any:
+        use_container_loop()
+        return module.handler(event, FakeLambdaContext("knowledgeIngestion"))
+
+    def _drain() -> int:
+        total = 0
+        while received := deliver_batch(sqs, queue, _invoke, batch_size=1):
+            total += received
+        return total
+
+    _drain()  # jobs left by earlier tests
+    return _drain
+
+
+class _Pages(BaseHTTPRequestHandler):
+    routes: dict[str, tuple[int, str, bytes, float]] = {}
+
+    def do_GET(self) -> None:
+        status, media_type, body, delay = self.routes.get(self.path, (404, "text/plain", b"not found", 0.0))
+        time.sleep(delay)
+        self.send_response(status)
+        self.send_header("content-type", media_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def pages() -> Iterator[tuple[str, dict[str, tuple[int, str, bytes, float]]]]:
+    """A web server on loopback: (base URL, path -> (status, media type, body, delay seconds))."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Pages.routes
+    server.shutdown()
+    server.server_close()
