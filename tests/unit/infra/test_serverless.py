@@ -173,6 +173,8 @@ def test_only_the_functions_that_call_the_model_get_the_llm_layer() -> None:
         for name, spec in CONFIG["functions"].items()
         if {"Ref": "LlmLambdaLayer"} in spec.get("layers", CONFIG["provider"]["layers"])
     }
-    # then only the turn worker loads LiteLLM, and it keeps the HTTP layer (shared/) first
-    assert with_llm == {"turnWorker"}
-    assert CONFIG["functions"]["turnWorker"]["layers"][0] == {"Ref": "HttpLambdaLayer"}
+    # then only the model workers (turns, and the knowledge base's embeddings) load LiteLLM,
+    # each keeping the HTTP layer (shared/) first
+    assert with_llm == {"turnWorker", "knowledgeIngestion"}
+    for name in with_llm:
+        assert CONFIG["functions"][name]["layers"][0] == {"Ref": "HttpLambdaLayer"}
