@@ -13,7 +13,7 @@ from typing import LiteralString
 
 from shared import pagination
 from shared.auth import Principal
-from shared.db import Session, user_session
+from shared.db import Session, user_read, user_session
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.knowledge import jobs, queue
 from shared.knowledge.models import CreateFaq, CreateSource, CreateText, Source, SourceList, UpdateSource
@@ -98,8 +98,7 @@ async def list_sources(principal: Principal, organization_id: uuid.UUID, limit: 
     """One page of the organization's sources, newest first; every member may list them."""
     bind_organization(organization_id)
     params = {"org": organization_id, "limit": limit, **pagination.bounds(pagination.decode(cursor, "query.cursor"))}
-    async with user_session(principal.claims) as db:
-        rows = await db.all(_PAGE, params)
+    rows = await user_read(principal.claims, _PAGE, params)
     if not rows:
         raise NotFound("organization not found")
     page, next_cursor = pagination.split([row for row in rows if row["id"] is not None], limit)
@@ -108,10 +107,10 @@ async def list_sources(principal: Principal, organization_id: uuid.UUID, limit: 
 
 async def get_source(principal: Principal, source_id: uuid.UUID) -> Source:
     """One source and the state of its index."""
-    async with user_session(principal.claims) as db:
-        row = await db.one(_GET, (source_id,))
-    if row is None:
+    rows = await user_read(principal.claims, _GET, (source_id,))
+    if not rows:
         raise NotFound("source not found")
+    row = rows[0]
     return Source.model_validate(row)
 
 

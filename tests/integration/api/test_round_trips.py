@@ -33,6 +33,8 @@ READS: dict[str, str] = {
     "listIntegrations": "",
     "listWebhookEndpoints": "",
     "listWebhookDeliveries": "",
+    "listKnowledgeSources": "",
+    "getKnowledgeSource": "",
 }
 NOT_READS = {"health", "whatsappWebhook"}
 # Reads that still take more than one round trip (a membership check, then the report), with their
@@ -46,6 +48,7 @@ MULTI_TRIP_READS: dict[str, int] = {
     "getExperimentResults": 3,
     "listBudgets": 3,
     "getUsage": 3,
+    "getFollowUps": 3,
 }
 
 
@@ -98,11 +101,17 @@ def tenant(make_org: Callable[[], dict[str, Any]], database_url: str) -> dict[st
             "insert into public.integrations (organization_id, kind, name) values (%s, 'rdstation', 'RD')",
             (org["id"],),
         )
+        source = one(
+            "insert into public.knowledge_documents (organization_id, title, content) values (%s, 'S', 'x')"
+            " returning id",
+            org["id"],
+        )
     ids = {
         "{organization_id}": str(org["id"]),
         "{agent_id}": str(agent),
         "{conversation_id}": str(conversation),
         "{endpoint_id}": str(endpoint),
+        "{source_id}": str(source),
         "{experiment_id}": str(uuid.uuid4()),  # none exists: its read answers 404
     }
     paths = {}
