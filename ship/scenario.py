@@ -200,6 +200,10 @@ def run_everything(scenario: Scenario) -> dict[str, dict[str, Any]]:
         _received(scenario.services, "EventsQueue") or json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"]
     )
     reports["eventDelivery"] = scenario.start("eventDelivery", [{"Records": deliveries}])
+    indexing = (
+        _received(scenario.services, "KnowledgeQueue") or json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"]
+    )
+    reports["knowledgeIngestion"] = scenario.start("knowledgeIngestion", [{"Records": indexing}])
     missing = set(scenario.functions) - set(reports)
     if missing:
         raise AssertionError(f"no event for {sorted(missing)}")

@@ -33,8 +33,9 @@ def provider_config(fake_provider: FakeProvider, tmp_path_factory: pytest.TempPa
     """
     config = yaml.safe_load((REPO / "infra" / "litellm" / "config.yaml").read_text(encoding="utf-8"))
     for deployment in config["model_list"]:
-        params = deployment["litellm_params"]
-        params.update(model="openai/gpt-4o-mini", api_base=fake_provider.api_base("ok"), api_key="sk-fake")
+        embedding = deployment.get("model_info", {}).get("mode") == "embedding"
+        model = "openai/text-embedding-3-small" if embedding else "openai/gpt-4o-mini"
+        deployment["litellm_params"].update(model=model, api_base=fake_provider.api_base("ok"), api_key="sk-fake")
     path = tmp_path_factory.mktemp("litellm") / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path

@@ -129,3 +129,4 @@ def test_workers_and_crons_report_no_failed_record(reports: dict[str, dict[str, 
         # then each finished its run
         assert reports[name]["invocations"], name
     assert "batchItemFailures" in reports["eventDelivery"]["invocations"][0]["response"]
+    assert "batchItemFailures" in reports["knowledgeIngestion"]["invocations"][0]["response"]
