@@ -156,4 +156,9 @@ class AgentConfig(Strict):
     whatsapp: dict[str, JsonValue] | None = Field(default=None, description="reserved for WhatsApp template settings")
 
 
+def whatsapp_template(whatsapp: object) -> JsonValue | None:
+    """The approved template an agent's ``whatsapp`` settings name (sent outside the 24 h window), or None."""
+    return whatsapp.get("template") if isinstance(whatsapp, dict) else None
+
+
 CONFIG_KEYS: frozenset[str] = frozenset(AgentConfig.model_fields)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.agents.config import FollowUp
+from shared.agents.config import FollowUp, whatsapp_template
 from shared.db import Session, service_session
 from shared.followups import store
 from shared.followups.calendar import lead_time_zone
@@ -163,9 +163,7 @@ async def _apply(db: Session, follow_up_id: uuid.UUID, now: datetime) -> Outcome
         stage=row["stage"],
         last_lead_at=row["last_lead_at"],
         window_open=conv["window_open"],
-        has_template=bool(
-            ((config.get("whatsapp") or {}) if isinstance(config.get("whatsapp"), dict) else {}).get("template")
-        ),
+        has_template=bool(whatsapp_template(config.get("whatsapp"))),
         budget_left=row["budget_left"],
         sent_in_period=int(row["sent_in_period"]),
     )

@@ -7,6 +7,7 @@ the lead message keeps the reason as its problem.
 
 from __future__ import annotations
 
+from shared.agents.config import whatsapp_template
 from shared.turns.context import TurnContext
 from shared.turns.outcome import Problem
 
@@ -22,8 +23,7 @@ def undeliverable(ctx: TurnContext) -> Problem | None:
             status=422,
             detail="the lead opted out of WhatsApp messages; no reply was generated",
         )
-    template = (ctx.config.whatsapp or {}).get("template")
-    if not ctx.delivery.window_open and not template:
+    if not ctx.delivery.window_open and not whatsapp_template(ctx.config.whatsapp):
         return Problem(
             type="/problems/whatsapp-window-closed",
             title="Outside the 24-hour window",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from shared.agents.config import whatsapp_template
 from shared.db import service_call, service_session
 from shared.errors import AppError, NotFound, UpstreamUnavailable
 from shared.jobs import Queued, SendJob, submit
@@ -223,7 +224,7 @@ async def _deliver(out: Outgoing) -> list[str]:
                 raise
             logger.info("whatsapp window closed on Meta's side; sending the template")
     values = compose.template_values(out.lead_name, out.content)
-    body = compose.template_body(out.phone, out.whatsapp.get("template"), values)
+    body = compose.template_body(out.phone, whatsapp_template(out.whatsapp), values)
     if body is None:
         raise Refused("whatsapp-window-closed", "Outside the 24-hour window", "no approved template is configured")
     return [*out.sent, await _post(out, body)]
