@@ -2,9 +2,10 @@
 
 Values come from the environment. In AWS a secret's variable may instead hold a
 reference, ``ssm:/path`` or ``secretsmanager:name``: all of a function's SSM references
-are resolved in one ``GetParameters`` call through Powertools Parameters, decrypted and
-cached for ``SECRET_MAX_AGE_SECONDS``; after that the next ``get_settings()`` resolves
-them again, so a rotated value is picked up within that window (README, "Rotation").
+are resolved in one ``GetParameters`` call (signed with the role's credentials, no boto3:
+``shared.clients.ssm``), decrypted, and kept for ``SECRET_MAX_AGE_SECONDS``; after that
+the next ``get_settings()`` resolves them again, so a rotated value is picked up within
+that window (README, "Rotation").
 
 Each function is given only the secrets it uses (serverless.yml). A module that reads a
 secret declares it in ``SECRETS_USED``; ``require_used_secrets()``, called at the end of
@@ -53,9 +54,12 @@ def is_reference(value: object) -> bool:
 
 
 def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[str, str]:
-    """``values`` with every reference resolved: all SSM ones in one batch, decrypted and cached.
+    """``values`` with every reference resolved: all SSM ones in one batch, decrypted.
 
-    ``force`` skips the cache (a credential was just refused: it may have rotated).
+    With the role's credentials in the environment (Lambda), SSM is called directly
+    (``shared.clients.ssm``: no boto3 at cold start); otherwise through Powertools Parameters
+    (boto3's credential chain), where ``force`` skips its cache (a credential was just refused).
+    The settings cache (``get_settings``) is what keeps warm invocations from calling SSM.
     Other values are returned unchanged.
     """
     resolved = dict(values)
@@ -63,11 +67,29 @@ def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[s
     managed = {key: value[15:] for key, value in values.items() if value.startswith("secretsmanager:")}
     if not ssm and not managed:
         return resolved
+    from shared.clients import ssm as ssm_client
+
+    credentials = ssm_client.credentials_from_environment()
+    if ssm and credentials is not None:
+        try:
+            found = ssm_client.get_parameters(list(ssm.values()), credentials)
+        except ssm_client.SsmError as exc:
+            raise ConfigurationError(f"cannot resolve secret references {sorted(set(ssm.values()))}: {exc}") from exc
+        resolved.update({key: found[name] for key, name in ssm.items()})
+        ssm = {}
+    if ssm or managed:
+        resolved.update(_resolve_with_parameters(ssm, managed, force))
+    return resolved
+
+
+def _resolve_with_parameters(ssm: dict[str, str], managed: dict[str, str], force: bool) -> dict[str, str]:
+    """The references resolved through Powertools Parameters (boto3), cached for ``SECRET_MAX_AGE_SECONDS``."""
     from aws_lambda_powertools.utilities import parameters
 
     max_age = SECRET_MAX_AGE_SECONDS
     if force:
         parameters.clear_caches()  # type: ignore[no-untyped-call]  # get_parameters_by_name has no force_fetch
+    resolved: dict[str, str] = {}
     try:
         if ssm:
             found = parameters.get_parameters_by_name(
@@ -81,6 +103,13 @@ def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[s
         names = sorted({*ssm.values(), *managed.values()})
         raise ConfigurationError(f"cannot resolve secret references {names}: {exc}") from exc
     return resolved
+
+
+def clear_parameter_caches() -> None:
+    """Forget values Powertools Parameters cached, if this process ever used it (SnapStart restore)."""
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:
+        parameters.clear_caches()
 
 
 class Settings(BaseSettings):
@@ -104,6 +133,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "authenticated"
     jwt_issuer: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
+    # "local": verify HS256 tokens here with SUPABASE_JWT_SECRET (or a JWKS, with cryptography);
+    # "authorizer": asymmetric keys, verified by API Gateway's JWT authorizer, whose claims are trusted.
+    jwt_verification: Literal["local", "authorizer"] = "local"
 
     upstash_redis_rest_url: str | None = None
     upstash_redis_rest_token: SecretStr | None = None
@@ -273,8 +305,9 @@ def refresh_secrets() -> Settings:
 
 
 def missing_secret(settings: Settings, name: str) -> bool:
-    """True when the function was not given the secret ``name`` (a JWKS URL stands in for the JWT secret)."""
-    if name == "supabase_jwt_secret" and settings.jwks_url is not None:
+    """True when the function was not given the secret ``name`` (a JWKS URL, or trusting API Gateway's
+    JWT authorizer, stands in for the JWT secret)."""
+    if name == "supabase_jwt_secret" and (settings.jwks_url is not None or settings.jwt_verification == "authorizer"):
         return False
     return getattr(settings, name) is None
 

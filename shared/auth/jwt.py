@@ -88,7 +88,7 @@ class TokenVerifier:
             raise Unauthorized("token expired") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"invalid token: {_reason(exc)}") from exc
-        return _principal(claims)
+        return principal_from_claims(claims)
 
     def _key_for(self, token: str, alg: str) -> Any:
         if alg == "HS256" and self._hs_secret:
@@ -133,7 +133,8 @@ def _reason(exc: jwt.InvalidTokenError) -> str:
     return "malformed"
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The user session verified claims describe; ``Unauthorized`` for any other role or a bad ``sub``."""
     if claims.get("role") != "authenticated":
         raise Unauthorized("invalid token: not a user session")
     try:

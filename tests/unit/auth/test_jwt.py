@@ -21,10 +21,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from starlette.requests import Request
 
 from shared.auth.jwt import Principal, TokenVerifier
 from shared.errors import Unauthorized
 from shared.http import deps
+from shared.settings import get_settings
 from tests.support.tokens import ISSUER, claims_for, hs256_token
 
 SECRET = "unit-test-hs256-secret-0123456789abcdefghijklmnop"
@@ -454,6 +456,21 @@ def test_token_expired_10s_ago_is_rejected_without_leeway() -> None:
 # ----------------------------------------------------------------------------- current_principal
 
 
+@pytest.fixture(autouse=True)
+def _local_verification(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Settings of a function that verifies tokens itself (JWT_VERIFICATION unset: local)."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@127.0.0.1:5432/postgres")
+    monkeypatch.delenv("JWT_VERIFICATION", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _request() -> Request:
+    """A request that did not come through API Gateway's JWT authorizer."""
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+
+
 @pytest.mark.parametrize(
     "authorization",
     [None, "", "Basic dXNlcjpwYXNz", "Basic x", "Bearer ", "Bearer    ", "Bearer"],
@@ -467,7 +484,7 @@ def test_current_principal_rejects_a_missing_or_non_bearer_header(
 
     # when / then the dependency refuses the header
     with pytest.raises(Unauthorized):
-        asyncio.run(deps.current_principal(authorization))
+        asyncio.run(deps.current_principal(_request(), authorization))
 
 
 def test_current_principal_returns_the_verified_user(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -477,7 +494,7 @@ def test_current_principal_returns_the_verified_user(monkeypatch: pytest.MonkeyP
     token = hs256_token(SECRET, user_id)
 
     # when the dependency runs
-    principal = asyncio.run(deps.current_principal(f"Bearer {token}"))
+    principal = asyncio.run(deps.current_principal(_request(), f"Bearer {token}"))
 
     # then it yields the token's user
     assert principal.user_id == user_id
@@ -490,7 +507,7 @@ def test_current_principal_accepts_a_lowercase_scheme(monkeypatch: pytest.Monkey
     token = hs256_token(SECRET, user_id)
 
     # when the dependency runs
-    principal = asyncio.run(deps.current_principal(f"bearer {token}"))
+    principal = asyncio.run(deps.current_principal(_request(), f"bearer {token}"))
 
     # then the scheme is matched case-insensitively
     assert principal.user_id == user_id
@@ -503,7 +520,7 @@ def test_current_principal_rejects_an_invalid_bearer_token(monkeypatch: pytest.M
 
     # when / then the dependency refuses it
     with pytest.raises(Unauthorized):
-        asyncio.run(deps.current_principal(f"Bearer {token}"))
+        asyncio.run(deps.current_principal(_request(), f"Bearer {token}"))
 
 
 def test_current_principal_fetches_the_jwks_off_the_loop_on_first_use(
@@ -516,7 +533,7 @@ def test_current_principal_fetches_the_jwks_off_the_loop_on_first_use(
     token = _es256(keys.ec_private, user_id)
 
     # when the dependency runs (the key download happens in a worker thread)
-    principal = asyncio.run(deps.current_principal(f"Bearer {token}"))
+    principal = asyncio.run(deps.current_principal(_request(), f"Bearer {token}"))
 
     # then the user is verified and the JWKS was fetched once
     assert principal.user_id == user_id
