@@ -25,6 +25,8 @@ from ship.scenario import EVENTS, Scenario, Services, http_function_events, prep
 from ship.smoke import Runner
 
 REPO = Path(__file__).resolve().parents[1]
+WORKER_COLD = "turnWorker cold (init + an ignored record)"
+WORKER_RESTORED = "turnWorker SnapStart restore (after-restore hooks + the record)"
 FLOORS = {"floor: FastAPI+Mangum": ("hello", "GET /hello"), "floor: +psycopg+SELECT": ("select_one", "GET /select")}
 
 
@@ -52,13 +54,17 @@ def _floor_event(route: str) -> dict[str, Any]:
 
 
 def _measure(runs: list[dict[str, Any]], name: str) -> dict[str, float]:
+    """Medians; a SnapStart restore's "init" is its after-restore hooks (the init ran before the snapshot)."""
     for run in runs:
         if "error" in run:
             raise SystemExit(f"{name} failed:\n{run['error']}\n{run['stderr'][-2000:]}")
+        if "restore_ms" in run and run["hooks"][1] == 0:
+            raise SystemExit(f"{name}: the handler registered no after-restore hook")
+    init = [r.get("restore_ms", r["init_ms"]) for r in runs]
     return {
-        "init_ms": statistics.median(r["init_ms"] for r in runs),
+        "init_ms": statistics.median(init),
         "first_ms": statistics.median(r["invocations"][0]["ms"] for r in runs),
-        "cold_ms": statistics.median(r["init_ms"] + r["invocations"][0]["ms"] for r in runs),
+        "cold_ms": statistics.median(i + r["invocations"][0]["ms"] for i, r in zip(init, runs, strict=True)),
         "rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
     }
 
@@ -67,7 +73,7 @@ def _size_mb(function: artefact.Function, arch: str) -> float:
     return sum(artefact.unzipped_size(p) for p in (function.zip, *function.layer_zips(arch))) / 1e6
 
 
-def run(scenario: Scenario, cold_runs: int) -> str:
+def run(scenario: Scenario, cold_runs: int, only: set[str] | None = None) -> str:
     """The markdown table: floors, every HTTP function, the turn worker.
 
     Rounds interleave everything (each round starts every function once), so a load that drifts
@@ -82,14 +88,24 @@ def run(scenario: Scenario, cold_runs: int) -> str:
         event = _floor_event(route)
         starts[label] = (floor, partial(scenario.runner.start, floor, [event], env))
     for name, events in sorted(http_function_events(scenario).items()):
+        if only is not None and name not in only:
+            continue
         starts[name] = (scenario.functions[name], partial(scenario.start, name, events[:1]))
     # The worker's init, then a record it only logs (a real turn's cost is `python -m bench.turns`).
     record = json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"][0]
     ignored = {"Records": [{**record, "body": json.dumps({"type": "bench-noop"})}]}
-    starts["turnWorker (init + an ignored record)"] = (
+    if only is not None and "turnWorker" not in only:
+        return _table(starts, cold_runs, arch)
+    starts[WORKER_COLD] = (scenario.functions["turnWorker"], partial(scenario.start, "turnWorker", [ignored]))
+    # SnapStart: init, the hooks before the snapshot, then the restore (after-restore hooks) and the same record.
+    starts[WORKER_RESTORED] = (
         scenario.functions["turnWorker"],
-        partial(scenario.start, "turnWorker", [ignored]),
+        partial(scenario.start, "turnWorker", [ignored], snapstart=True),
     )
+    return _table(starts, cold_runs, arch)
+
+
+def _table(starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any]]]], cold_runs: int, arch: str) -> str:
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in starts}
     for _ in range(cold_runs):
         for label, (_, start) in starts.items():
@@ -102,7 +118,8 @@ def run(scenario: Scenario, cold_runs: int) -> str:
     base = floors["select_one"]["cold_ms"]
     lines = [
         f"python 3.12 ({find_python312()}), artefact of the {arch} locks run as this machine's build; "
-        f"median of {cold_runs} fresh processes; cold = init (import) + first invocation.",
+        f"median of {cold_runs} fresh processes; cold = init (import) + first invocation "
+        "(for a SnapStart restore: its after-restore hooks + first invocation; the init ran before the snapshot).",
         "",
         "| function | layers | unzipped MB | init ms | first invoke ms | cold ms | x psycopg floor | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|",
@@ -118,6 +135,7 @@ def run(scenario: Scenario, cold_runs: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.artefact")
     parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help="measure only these functions (and the floors)")
     args = parser.parse_args()
     if not artefact.built():
         raise SystemExit("no artefact: run `python3 scripts/dev.py package` first")
@@ -145,7 +163,7 @@ def main() -> None:
             scenario = prepare(local, runner)
             # Every run comes from one IP and one organization: measure the work, not the 429.
             scenario.extra_env = {"RATE_LIMIT_ORG_PER_MINUTE": "100000000", "RATE_LIMIT_IP_PER_MINUTE": "100000000"}
-            print(run(scenario, args.cold_runs), flush=True)
+            print(run(scenario, args.cold_runs, set(args.only) if args.only else None), flush=True)
         finally:
             aws.stop()
             runner.close()

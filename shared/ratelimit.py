@@ -5,7 +5,8 @@ The window objects are built once per container (per limit). upstash-ratelimit's
 so the window is called with the current client. Like the JS SDK's ephemeral cache, a
 refused identifier is remembered in the container until its window resets, so a client
 hammering a warm function costs no Redis call. Redis is for speed only: when it fails,
-requests are let through (logged), never refused.
+requests are let through (logged), never refused. upstash-ratelimit, upstash-redis and httpx are
+imported at the first check, so a function that never rate-limits never loads them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import httpx
 from fastapi import Request
 
 from shared.clients.redis import get_redis
@@ -59,7 +59,7 @@ async def enforce(identifier: str, per_minute: int) -> None:
         raise _refusal(reset, now)
     try:
         response = await _window(per_minute).limit_async(await get_redis(), key)
-    except (httpx.HTTPError, _upstash_error()) as exc:
+    except _unavailable() as exc:
         logger.warning("rate limit unavailable; request allowed", extra={"error": type(exc).__name__})
         metrics.add_metric(name="RateLimitUnavailable", unit="Count", value=1)
         return
@@ -76,10 +76,12 @@ def _refusal(reset: float, now: float) -> RateLimited:
     return RateLimited("too many requests; slow down", retry_after=max(1, math.ceil(reset - now)))
 
 
-def _upstash_error() -> type[Exception]:
+def _unavailable() -> tuple[type[Exception], ...]:
+    """What a Redis outage raises; imported only when something was raised (httpx loads with the client)."""
+    import httpx
     from upstash_redis.errors import UpstashError
 
-    return UpstashError
+    return (httpx.HTTPError, UpstashError)
 
 
 def source_ip(request: Request) -> str:

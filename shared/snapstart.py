@@ -20,7 +20,7 @@ import sys
 from shared.lifecycle import close_clients
 from shared.observability import logger
 from shared.runtime import run
-from shared.settings import get_settings, require_used_secrets
+from shared.settings import clear_parameter_caches, get_settings, require_used_secrets
 
 
 def _clear_verifier() -> None:
@@ -43,9 +43,7 @@ def after_restore() -> None:
     run(close_clients())  # in case anything was rebuilt between the hook and the snapshot
     run(_close_litellm_clients())
     _clear_verifier()
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    clear_parameter_caches()
     get_settings.cache_clear()
     require_used_secrets()
     logger.info("restored from snapshot")

@@ -2,9 +2,11 @@
 
 Run by a Python 3.12 as a script, in a fresh process: ``python3.12 -s lambda_bootstrap.py SPEC.json``.
 SPEC names the read-only task and opt folders, the runtime's own packages (boto3), the handler,
-the events to invoke it with, and where to write the result. Standard library only until the
-handler is imported; every source file compiled at import is recorded (``SourceFileLoader.source_to_code``
-is wrapped before anything else is imported), so a caller can assert that the artefact's bytecode was used.
+the events to invoke it with, and where to write the result; with ``snapstart``, the SnapStart
+hooks the handler registers run between init and the first invocation, as around a snapshot.
+Standard library only until the handler is imported; every source file compiled at import is
+recorded (``SourceFileLoader.source_to_code`` is wrapped before anything else is imported), so a
+caller can assert that the artefact's bytecode was used.
 """
 
 import time
@@ -49,6 +51,28 @@ class Context:
         return int((self._deadline - time.monotonic()) * 1000)
 
 
+class SnapshotRestore:
+    """A stand-in for the runtime's ``snapshot_restore_py`` (Lambda's python3.12 runtime ships it, the
+    layers do not): the hooks a handler registers at import, called as Lambda calls them around a snapshot."""
+
+    def __init__(self) -> None:
+        self.before: list[tuple[object, tuple[object, ...], dict[str, object]]] = []
+        self.after: list[tuple[object, tuple[object, ...], dict[str, object]]] = []
+
+    def module(self) -> object:
+        import types
+
+        module = types.ModuleType("snapshot_restore_py")
+        module.register_before_snapshot = lambda f, *a, **k: self.before.append((f, a, k))  # type: ignore[attr-defined]
+        module.register_after_restore = lambda f, *a, **k: self.after.append((f, a, k))  # type: ignore[attr-defined]
+        return module
+
+    @staticmethod
+    def run(hooks: list[tuple[object, tuple[object, ...], dict[str, object]]]) -> None:
+        for hook, args, kwargs in hooks:
+            hook(*args, **kwargs)  # type: ignore[operator]
+
+
 def _lambda_sys_path(task: str, opt: str, runtime: str) -> None:
     """sys.path as the python3.12 runtime has it: the task, the layers, then the runtime's packages."""
     stdlib = [p for p in sys.path if "site-packages" not in p and p and p != os.path.dirname(__file__)]
@@ -83,11 +107,22 @@ def main() -> None:
     _lambda_sys_path(spec["task"], spec["opt"], spec["runtime"])
     os.chdir(spec["task"])
     result: dict[str, object] = {"invocations": []}
+    snapshot = SnapshotRestore()
+    if spec.get("snapstart"):
+        sys.modules["snapshot_restore_py"] = snapshot.module()  # type: ignore[assignment]
     try:
         module_name, _, attribute = spec["handler"].rpartition(".")
         module = importlib.import_module(module_name.replace("/", "."))
         handler = getattr(module, attribute)
         result["init_ms"] = (time.perf_counter() - STARTED) * 1000
+        if spec.get("snapstart"):
+            # SnapStart, simulated in this process: the hooks run before the snapshot, then the restore's
+            # after-restore hooks; what a restored environment pays is those plus its first invocation.
+            result["hooks"] = [len(snapshot.before), len(snapshot.after)]
+            SnapshotRestore.run(snapshot.before)
+            restored = time.perf_counter()
+            SnapshotRestore.run(snapshot.after)
+            result["restore_ms"] = (time.perf_counter() - restored) * 1000
         for event in spec["events"]:
             # The runtime sets the trace header of each invocation in the environment.
             os.environ["_X_AMZN_TRACE_ID"] = (

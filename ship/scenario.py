@@ -66,9 +66,9 @@ class Scenario:
             xray_port=self.services.xray_port,
         )
 
-    def start(self, name: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    def start(self, name: str, events: list[dict[str, Any]], snapstart: bool = False) -> dict[str, Any]:
         function = self.functions[name]
-        return self.runner.start(function, events, self.environment(function))
+        return self.runner.start(function, events, self.environment(function), snapstart=snapstart)
 
 
 def put_secrets(services: Services, functions: list[artefact.Function], values: dict[str, str]) -> None:

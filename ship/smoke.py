@@ -83,8 +83,13 @@ class Runner:
             self._opts[function.layers] = opt
         return self._tasks[function.name], self._opts[function.layers]
 
-    def start(self, function: artefact.Function, events: list[dict[str, Any]], env: dict[str, str]) -> dict[str, Any]:
-        """Import the handler in a fresh 3.12 process and invoke it with each event; the bootstrap's report."""
+    def start(
+        self, function: artefact.Function, events: list[dict[str, Any]], env: dict[str, str], snapstart: bool = False
+    ) -> dict[str, Any]:
+        """Import the handler in a fresh 3.12 process and invoke it with each event; the bootstrap's report.
+
+        ``snapstart``: run the SnapStart hooks the handler registers (a restore, simulated) before the events.
+        """
         task, opt = self.layout(function)
         spec = self.root / f"{function.name}.spec.json"
         out = self.root / f"{function.name}.out.json"
@@ -99,6 +104,7 @@ class Runner:
                     "function_name": function.name,
                     "events": events,
                     "out": str(out),
+                    "snapstart": snapstart,
                 }
             )
         )

@@ -1,13 +1,24 @@
-"""The container's outbound HTTP client (Realtime broadcast, WhatsApp Graph API, CRMs)."""
+"""The container's outbound HTTP client (Realtime broadcast, WhatsApp Graph API, CRMs).
+
+httpx is imported when the first client is built, not at init: a function that never calls out
+does not pay for it.
+"""
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from shared.clients.per_loop import PerLoop
+from shared.observability.telemetry import trace_calls
+
+if TYPE_CHECKING:
+    import httpx
 
 
 async def _build() -> httpx.AsyncClient:
+    trace_calls("httpx")  # before the client is built: X-Ray swaps in an instrumented class
+    import httpx
+
     return httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=3.0),
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),

@@ -1,4 +1,7 @@
-"""The container's Upstash Redis client (REST), for rate limits, dedup, locks and caches."""
+"""The container's Upstash Redis client (REST), for rate limits, dedup, locks and caches.
+
+upstash-redis (and httpx with it) is imported when the first client is built, not at init.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from shared.clients.per_loop import PerLoop
 from shared.errors import ConfigurationError
+from shared.observability.telemetry import trace_calls
 from shared.settings import get_settings
 
 # Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
@@ -26,6 +30,7 @@ class _Client:
 
 
 async def _build() -> _Client:
+    trace_calls("httpx")  # upstash-redis calls Upstash through httpx: instrument it before the import
     from upstash_redis.asyncio import Redis
 
     settings = get_settings()

@@ -12,6 +12,8 @@ import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from shared.observability.telemetry import trace_calls
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
@@ -25,6 +27,7 @@ MAX_ATTEMPTS = 3
 @lru_cache(maxsize=1)
 def get_sqs() -> SQSClient:
     """Build the client once per container, in the region Lambda runs in."""
+    trace_calls("botocore")
     import boto3
     from botocore.config import Config
 

@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
+# The submodules, not the package: ``aws_lambda_powertools/__init__`` imports the Tracer too.
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.logging.types import PowertoolsLogRecord
+from aws_lambda_powertools.metrics.metrics import Metrics
 
 from shared.observability.pii import mask
 
@@ -51,9 +53,12 @@ metrics = Metrics(service=_SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS
 
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.tracing.tracer import Tracer
 
 
+# What this code calls: AWS (SQS) and HTTP (providers, Graph API, CRMs, Upstash). Patching a library
+# imports it, so HTTP functions patch each one where its first client is built (``trace_calls``):
+# one that never enqueues never imports botocore, one that never calls out never imports httpx.
 TRACED_MODULES = ("botocore", "httpx")
 
 
@@ -61,18 +66,27 @@ TRACED_MODULES = ("botocore", "httpx")
 def get_tracer() -> Tracer | None:
     """The X-Ray tracer, or None when tracing is off.
 
-    Importing the X-Ray SDK (and botocore with it) costs ~190 ms, so it happens only in
-    Lambda with tracing on (``POWERTOOLS_TRACE_DISABLED=true`` skips it), and during init:
-    ``create_app`` and ``traced_handler`` call this at import.
+    Importing the X-Ray SDK costs tens of milliseconds, so it happens only in Lambda with
+    tracing on (``POWERTOOLS_TRACE_DISABLED=true`` skips it), and during init: ``create_app``
+    and ``traced_handler`` call this at import. It patches nothing by itself (``trace_calls``).
     """
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true")
     if disabled or not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         return None
-    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.tracing.tracer import Tracer
 
-    # Only what this code calls: AWS (SQS, SSM) and HTTP (providers, Graph API, CRMs, Upstash).
-    # patch_all would import a dozen unused libraries during init.
-    return Tracer(service=_SERVICE, patch_modules=TRACED_MODULES)
+    return Tracer(service=_SERVICE, auto_patch=False)
+
+
+def trace_calls(*libraries: str) -> None:
+    """Trace the calls ``libraries`` make (X-Ray subsegments), when tracing is on; once each.
+
+    Call it before the library's first client is built: the X-Ray SDK swaps ``httpx.AsyncClient``
+    for an instrumented subclass, and wraps botocore's API call method.
+    """
+    tracer = get_tracer()
+    if tracer is not None:
+        tracer.patch(modules=libraries)
 
 
 H = TypeVar("H", bound=Callable[..., Any])

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar, cast
 
-from shared.observability.telemetry import get_tracer
+from shared.observability.telemetry import TRACED_MODULES, get_tracer, trace_calls
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -24,10 +24,14 @@ _CAPTURE_RESPONSE = False
 
 
 def traced_handler(handler: H) -> H:
-    """Wrap a plain Lambda handler in Powertools' ``capture_lambda_handler`` when tracing is on."""
+    """Wrap a plain Lambda handler in Powertools' ``capture_lambda_handler`` when tracing is on.
+
+    Workers and crons patch every traced library at init: their cold start is not on a user's path.
+    """
     tracer = get_tracer()
     if tracer is None:
         return handler
+    trace_calls(*TRACED_MODULES)
     return cast(H, tracer.capture_lambda_handler(handler, capture_response=_CAPTURE_RESPONSE))
 
 

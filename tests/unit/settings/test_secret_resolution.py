@@ -1,4 +1,8 @@
-"""Secret references against moto's SSM: one batch per cold start, reloaded after max age, refetched on demand."""
+"""Secret references against moto's SSM: one batch per cold start, reloaded after max age, refetched on demand.
+
+In Lambda the role's credentials are in the environment and SSM is called directly over HTTP
+(``shared.clients.ssm``, reaching a moto server here); without them, through boto3 (in-process moto).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 
 import shared.settings
+from shared.clients import ssm as ssm_client
+from shared.errors import ConfigurationError
 from shared.settings import SECRET_MAX_AGE_SECONDS, get_settings, refresh_secrets
 
 REGION = "us-east-1"
@@ -47,30 +53,33 @@ class Clock:
         self.offset += seconds
 
 
-@pytest.fixture
-def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto's SSM holding the secrets, the environment holding references to them, as serverless.yml sets it."""
+def _referenced(monkeypatch: pytest.MonkeyPatch, client: Any) -> None:
+    """The secrets in SSM and references to them in the environment, as serverless.yml sets it."""
     for name in ("AWS_PROFILE", "POWERTOOLS_TRACE_DISABLED", "SUPABASE_SERVICE_ROLE_KEY", "HUBSPOT_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("APP_ENV", "prod")
-    with mock_aws():
-        client = boto3.client("ssm", region_name=REGION)
-        for variable, (name, value) in VALUES.items():
-            client.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="SecureString")
-            monkeypatch.setenv(variable, f"ssm:{PREFIX}/{name}")
-        get_settings.cache_clear()
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
-        yield client
-        get_settings.cache_clear()
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
+    for variable, (name, value) in VALUES.items():
+        client.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="SecureString", Overwrite=True)
+        monkeypatch.setenv(variable, f"ssm:{PREFIX}/{name}")
+    get_settings.cache_clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def ssm(monkeypatch: pytest.MonkeyPatch, aws: Any) -> Iterator[Any]:
+    """Lambda's case: the role's credentials in the environment, SSM (a moto server) reached over HTTP."""
+    for variable, value in aws.environment().items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token")
+    client = boto3.client("ssm", region_name=REGION, endpoint_url=aws.endpoint)
+    _referenced(monkeypatch, client)
+    yield client
+    get_settings.cache_clear()
 
 
 @pytest.fixture
 def ssm_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The SSM reads made (a spy: every call still goes to moto)."""
+    """The SSM calls made (a spy: every call still goes to moto), boto3's and the direct ones."""
     calls: list[str] = []
     real = botocore.client.BaseClient._make_api_call
 
@@ -79,7 +88,14 @@ def ssm_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             calls.append(operation)
         return real(self, operation, params)
 
+    real_call = ssm_client._call
+
+    def direct(url: str, where: str, credentials: Any, payload: dict[str, object]) -> Any:
+        calls.append("GetParameters")
+        return real_call(url, where, credentials, payload)
+
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    monkeypatch.setattr(ssm_client, "_call", direct)
     return calls
 
 
@@ -152,3 +168,30 @@ def test_plain_values_are_never_reloaded(monkeypatch: pytest.MonkeyPatch) -> Non
     # then the same settings object is served
     assert get_settings() is first
     get_settings.cache_clear()
+
+
+def test_without_credentials_in_the_environment_boto3_resolves_them_in_one_call(
+    monkeypatch: pytest.MonkeyPatch, ssm_calls: list[str]
+) -> None:
+    # given no keys in the environment (a laptop with a profile): boto3's credential chain, here moto's
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        client = boto3.client("ssm", region_name=REGION, aws_access_key_id="k", aws_secret_access_key="s")
+        _referenced(monkeypatch, client)
+        monkeypatch.setattr(ssm_client, "credentials_from_environment", lambda: None)
+        # when settings load
+        settings = get_settings()
+    # then one GetParameters call through boto3 resolved them
+    assert ssm_calls == ["GetParameters"]
+    assert settings.database_url.get_secret_value() == VALUES["DATABASE_URL"][1]
+    get_settings.cache_clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def test_a_missing_parameter_fails_the_cold_start_naming_it(ssm: Any) -> None:
+    # given a reference to a parameter SSM does not hold
+    ssm.delete_parameter(Name=f"{PREFIX}/database-url")
+    # when / then settings refuse to load, naming the reference (never a value)
+    with pytest.raises(ConfigurationError, match="database-url"):
+        get_settings()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import traceback
+import urllib.request
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from shared import settings as settings_module
 from shared.errors import ConfigurationError
@@ -48,16 +48,27 @@ def valid_env(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return clean_env
 
 
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """This module's own moto server (reset before each test that uses it)."""
+    from local_runtime.aws import start_aws
+
+    local = start_aws({})
+    yield local.endpoint
+    local.stop()
+
+
 @pytest.fixture
-def aws(clean_env: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and a region, with every AWS call served by moto."""
+def aws(clean_env: pytest.MonkeyPatch, moto_server: str) -> None:
+    """Fake credentials and a region, as Lambda sets them, with every AWS call served by a fresh moto
+    (boto3 and the direct SSM call alike reach it through AWS_ENDPOINT_URL)."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()  # noqa: S310
+    clean_env.setenv("AWS_ENDPOINT_URL", moto_server)
     clean_env.setenv("AWS_DEFAULT_REGION", REGION)
     clean_env.setenv("AWS_ACCESS_KEY_ID", "testing")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     clean_env.setenv("AWS_SESSION_TOKEN", "testing")
     clean_env.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 # ----------------------------------------------------------------------------- plain environment
@@ -347,7 +358,7 @@ def test_missing_secretsmanager_secret_is_a_configuration_error(aws: None, clean
     assert "Zq8w3Kp1" not in str(caught.value)
 
 
-def test_resolved_reference_is_cached_across_loads(aws: None, clean_env: pytest.MonkeyPatch) -> None:
+def test_rebuilt_settings_resolve_the_reference_again(aws: None, clean_env: pytest.MonkeyPatch) -> None:
     # GIVEN a resolved SSM reference
     ssm = boto3.client("ssm", region_name=REGION)
     ssm.put_parameter(Name="/ca/db", Value=REAL_DATABASE_URL, Type="SecureString")
@@ -359,5 +370,5 @@ def test_resolved_reference_is_cached_across_loads(aws: None, clean_env: pytest.
     ssm.put_parameter(Name="/ca/db", Value="postgresql://other@db/app", Type="SecureString", Overwrite=True)
     get_settings.cache_clear()
 
-    # THEN the cached value is reused instead of refetching
-    assert get_settings().database_url.get_secret_value() == REAL_DATABASE_URL
+    # THEN the new value is fetched: the loaded settings are the only cache (warm invocations reuse them)
+    assert get_settings().database_url.get_secret_value() == "postgresql://other@db/app"
