@@ -117,6 +117,21 @@ def test_a_sampled_http_request_answers_and_annotates_a_subsegment(
     assert sorted(e["annotations"]["ColdStart"] for e in annotated) == [False, True]
 
 
+def test_an_http_function_traces_its_outbound_calls_patched_at_first_use(
+    app_env: dict[str, str], daemon: socket.socket, tmp_path: Path
+) -> None:
+    # given the health function, which calls Upstash through httpx (patched where the client is built,
+    # after init: HTTP functions patch nothing at import)
+    event = http_event("GET", "/health", route_key="GET /health")
+    # when it answers a sampled request
+    results, entities = invoke_sampled(app_env, daemon, "functions.health.handler", [event], tmp_path)
+    # then it answered, and the call to Upstash is a remote subsegment inside the request's
+    assert results[0]["result"]["statusCode"] == 200, results
+    remote = [e for e in entities if e.get("namespace") == "remote"]
+    assert remote, [e.get("name") for e in entities]
+    assert {e["name"] for e in remote} == {"127.0.0.1"}
+
+
 def test_a_sampled_turn_completes_and_annotates_the_handler_subsegment(
     tenant: Tenant, app_env: dict[str, str], daemon: socket.socket, tmp_path: Path
 ) -> None:
