@@ -108,13 +108,16 @@ async def service_session() -> AsyncIterator[Session]:
         yield session
 
 
-async def user_read(claims: Mapping[str, Any], sql: LiteralString, params: Params = ()) -> list[Row]:
+async def user_read(
+    claims: Mapping[str, Any], sql: LiteralString, params: Params = (), *, work_mem: str | None = None
+) -> list[Row]:
     """Every row of one statement run as the caller, in a transaction of its own, in one round trip.
 
     For reads: begin, role and claims, the statement and commit travel as one simple-protocol
-    script, so a warm read costs the same one round trip as a bare SELECT.
+    script, so a warm read costs the same one round trip as a bare SELECT. ``work_mem`` (say
+    ``"64MB"``) is set for this transaction only, in the same opening statement, before ``sql`` is planned.
     """
-    return await _one_trip("authenticated", json.dumps(claims, separators=(",", ":")), sql, params)
+    return await _one_trip("authenticated", json.dumps(claims, separators=(",", ":")), sql, params, work_mem)
 
 
 async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
@@ -126,17 +129,17 @@ async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
     return rows[0] if rows else None
 
 
-async def _one_trip(role: str, claims_json: str, sql: LiteralString, params: Params) -> list[Row]:
+async def _one_trip(
+    role: str, claims_json: str, sql: LiteralString, params: Params, work_mem: str | None = None
+) -> list[Row]:
     """Begin under ``role`` and claims, run ``sql``, commit: one query with client-side binding."""
     for attempt in range(2):
         conn = await get_connection()
         cursor = psycopg.AsyncClientCursor(conn)
-        script = (
-            cursor.mogrify(_BEGIN_WITH_CONTEXT, (role, claims_json, _timeout()))
-            + "; "
-            + cursor.mogrify(sql, params)
-            + "; commit"
-        )
+        opening = cursor.mogrify(_BEGIN_WITH_CONTEXT, (role, claims_json, _timeout()))
+        if work_mem is not None:
+            opening += cursor.mogrify(", set_config('work_mem', %s, true)", (work_mem,))
+        script = opening + "; " + cursor.mogrify(sql, params) + "; commit"
         try:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(script.encode())
