@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any, LiteralString
 
 import psycopg
+from psycopg import pq
 from psycopg.rows import dict_row
 
 from shared.db.connection import discard_connection, get_connection
@@ -28,6 +29,10 @@ _BEGIN_WITH_CONTEXT: LiteralString = (
     " set_config('statement_timeout', %s, true)"
 )
 _SERVICE_CLAIMS = json.dumps({"role": "service_role"})
+# Opening statements already bound, by (role, claims, timeout, work_mem): a warm container sees the same
+# few callers again and again, so a read binds only its own statement. Bounded; oldest dropped first.
+_OPENINGS: dict[tuple[str, str, str, str | None], str] = {}
+_OPENINGS_SIZE = 256
 
 
 Params = Mapping[str, Any] | tuple[Any, ...]
@@ -136,16 +141,14 @@ async def _one_trip(
     for attempt in range(2):
         conn = await get_connection()
         cursor = psycopg.AsyncClientCursor(conn)
-        opening = cursor.mogrify(_BEGIN_WITH_CONTEXT, (role, claims_json, _timeout()))
-        if work_mem is not None:
-            opening += cursor.mogrify(", set_config('work_mem', %s, true)", (work_mem,))
-        script = opening + "; " + cursor.mogrify(sql, params) + "; commit"
+        script = _opening(cursor, role, claims_json, work_mem) + "; " + cursor.mogrify(sql, params) + "; commit"
         try:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(script.encode())
                 cur.nextset()  # past BEGIN
                 cur.nextset()  # past set_config
-                return await cur.fetchall() if cur.description else []
+                result = cur.pgresult  # its status, not ``description``, which builds every column's object
+                return await cur.fetchall() if result is not None and result.status == pq.ExecStatus.TUPLES_OK else []
         except psycopg.OperationalError as exc:
             discard_connection()
             if attempt == 1:
@@ -154,6 +157,20 @@ async def _one_trip(
             await _rollback(conn)
             raise translate(exc) from exc
     raise AppError("unreachable")  # pragma: no cover
+
+
+def _opening(cursor: psycopg.AsyncClientCursor[Any], role: str, claims_json: str, work_mem: str | None) -> str:
+    """``begin`` and the transaction's settings, bound client-side once per distinct caller."""
+    key = (role, claims_json, _timeout(), work_mem)
+    opening = _OPENINGS.get(key)
+    if opening is None:
+        opening = cursor.mogrify(_BEGIN_WITH_CONTEXT, key[:3])
+        if work_mem is not None:
+            opening += cursor.mogrify(", set_config('work_mem', %s, true)", (work_mem,))
+        if len(_OPENINGS) >= _OPENINGS_SIZE:
+            _OPENINGS.pop(next(iter(_OPENINGS)))
+        _OPENINGS[key] = opening
+    return opening
 
 
 def _timeout() -> str:
