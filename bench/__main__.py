@@ -64,6 +64,8 @@ def measure(case: Case, env: dict[str, str], token: str | None, cold_runs: int, 
         "status": colds[0]["first_status"],
         "p50_ms": _pct(warm_run["warm_s"], 0.50),
         "p99_ms": _pct(warm_run["warm_s"], 0.99),
+        "cpu_p50_ms": _pct(warm_run["warm_cpu_s"], 0.50),
+        "cpu_p99_ms": _pct(warm_run["warm_cpu_s"], 0.99),
         "litellm": any(c["litellm_loaded"] for c in colds),
     }
 
@@ -76,8 +78,9 @@ def table(rows: list[tuple[Case, dict[str, Any]]], cold_floor: dict[str, Any], w
     """The results as a markdown table, with ratios to the floors."""
     lines = [
         "| function | first status | cold init ms (import) | cold x floor | peak RSS MB | warm p50 ms | warm p99 ms"
-        f" | p50 per block ({BLOCKS}) | p50 x floor | read target (<= {READ_TARGET:g}x) | litellm imported |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f" | p50 per block ({BLOCKS}) | p50 x floor | read target (<= {READ_TARGET:g}x) | CPU p50 / p99 ms"
+        " | CPU p50 x floor | litellm imported |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case, r in rows:
         cold_ratio = r["cold_ms"] / cold_floor["cold_ms"]
@@ -87,6 +90,7 @@ def table(rows: list[tuple[Case, dict[str, Any]]], cold_floor: dict[str, Any], w
             f"| {case.name} | {r['status']} | {r['cold_ms']:.0f} ({r['import_ms']:.0f}) | {cold_ratio:.2f}"
             f" | {r['rss_mb']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f}"
             f" | {r['spread'][0]:.2f}-{r['spread'][1]:.2f} | {p50_ratio:.2f} | {target}"
+            f" | {r['cpu_p50_ms']:.2f} / {r['cpu_p99_ms']:.2f} | {r['cpu_p50_ms'] / warm_floor['cpu_p50_ms']:.2f}"
             f" | {'yes' if r['litellm'] else 'no'} |"
         )
     return "\n".join(lines)
