@@ -73,6 +73,7 @@ OWN_RESOURCES = {
     "archiveAgent": "agent",
     "deleteWebhookEndpoint": "endpoint",
     "deleteIntegration": "integration",
+    "deleteKnowledgeSource": "source",
     "closeConversation": "conversation:bot",
     "takeOverConversation": "conversation:bot",
     "returnToBot": "conversation:human",
@@ -139,6 +140,14 @@ class _Seeder:
             self.org,
         )
 
+    def source(self) -> str:
+        """A knowledge source (its text only: the read does not need chunks)."""
+        return self.one(
+            "insert into public.knowledge_documents (organization_id, title, content) values (%s, 'Bench', 'x')"
+            " returning id",
+            self.org,
+        )
+
     def integration(self) -> str:
         return self.one(
             "insert into public.integrations (organization_id, kind, name) values (%s, 'rdstation', 'x') returning id",
@@ -157,6 +166,7 @@ def seed(database_url: str, organization_id: uuid.UUID) -> dict[str, dict[str, s
             "{conversation_id}": s.conversation(agent, "bot"),
             "{endpoint_id}": s.endpoint(),
             "{integration_id}": s.integration(),
+            "{source_id}": s.source(),
             "{experiment_id}": s.experiment(),
             "publishable_key": s.publishable_key,
             "visitor_token": s.visitor_token,

@@ -119,12 +119,15 @@ def _sqs_event(conversation: str, message: str) -> dict[str, Any]:
     return {"Records": [record]}
 
 
-def _time(call: Callable[[], Any], n: int) -> list[float]:
+def _time(call: Callable[[], Any], n: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall time of ``n`` calls; this process's CPU time of each appended to ``cpu`` when given."""
     samples = []
     for _ in range(n):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         call()
         samples.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.process_time() - cpu_started)
     return samples
 
 
@@ -164,17 +167,18 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
     for call in calls.values():
         _time(call, 20)  # warm
     samples: dict[str, list[list[float]]] = {name: [] for name in (*calls, "turn", "proxy")}
+    cpu: dict[str, list[float]] = {name: [] for name in (*calls, "turn")}
     per_round = max(1, n // ROUNDS)
     COUNTS.clear()
     for _ in range(ROUNDS):
         for name, call in calls.items():
-            samples[name].append(_time(call, per_round))
+            samples[name].append(_time(call, per_round, cpu[name]))
         with counted_round_trips():
-            samples["turn"].append(_time(lambda: worker.handler(next(events), context), per_round))
+            samples["turn"].append(_time(lambda: worker.handler(next(events), context), per_round, cpu["turn"]))
         if proxy is not None:
             samples["proxy"].append(proxy_samples(proxy, messages, per_round, warmup=5))
     turns = per_round * ROUNDS  # every event above is one lead message in its own conversation
-    return {"samples": samples, "db": COUNTS["db"] / turns, "redis": COUNTS["redis"] / turns}
+    return {"samples": samples, "cpu": cpu, "db": COUNTS["db"] / turns, "redis": COUNTS["redis"] / turns}
 
 
 def _row(label: str, rounds: list[list[float]], target: str = "") -> tuple[str, float]:
@@ -209,6 +213,13 @@ def table(result: dict[str, Any]) -> str:
             f"| our whole turn's overhead / the proxy's routing overhead | {ours / theirs:.2f} | | |"
             f" < 1 ({ours:.2f} ms / {theirs:.2f} ms) |"
         )
+    c = {name: (_pct(v, 0.5), _pct(v, 0.99)) for name, v in result["cpu"].items()}
+    lines.append(
+        f"| worker turn, this process's CPU time (what the machine's other load does not add) | {c['turn'][0]:.2f}"
+        f" | {c['turn'][1]:.2f} | | overhead {c['turn'][0] - c['floor'][0]:+.2f} ms over the bare call's"
+        f" {c['floor'][0]:.2f} ms (p99 {c['floor'][1]:.2f}), {c['turn'][0] - c['router'][0]:+.2f} ms over the"
+        f" Router's {c['router'][0]:.2f} ms |"
+    )
     lines += [
         f"| database round trips per turn | {result['db']:.1f} | | | <= 2 |",
         f"| Redis commands per turn | {result['redis']:.1f} | | | <= 6 |",

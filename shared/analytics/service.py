@@ -3,42 +3,49 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, LiteralString
 
 from shared.analytics.models import Number, Report, ReportFilters, ReportGroup, ReportName
 from shared.analytics.reports import report_sql
 from shared.auth import Principal
-from shared.db import Session, user_session
+from shared.db import user_read
 from shared.errors import NotFound
 from shared.observability.context import bind_organization
 
 # The reports sort 100k-row groups for distinct leads and medians: enough memory that they never spill
-# to disk, for this transaction only (set with the membership check, so no extra round trip).
-_MEMBER_WITH_MEMORY = (
-    "select set_config('work_mem', '64MB', true),"
-    " exists (select 1 from public.organizations o where o.id = %s) as member"
-)
+# to disk, for this transaction only (set in the read's opening statement, so no extra round trip).
+WORK_MEM = "64MB"
+_VISIBLE = "_organization_visible"
+
+
+def _with_membership(report_sql: LiteralString) -> LiteralString:
+    """The report and, on each of its rows, whether the caller sees the organization: one statement.
+
+    A report always has its totals row (the empty grouping set answers even over no rows), so a
+    non-member gets that row with the flag false and no second query is needed for the 404.
+    """
+    return (
+        "select r.*, exists (select 1 from public.organizations o where o.id = %(organization_id)s) as "  # noqa: S608 -- constants only
+        + _VISIBLE
+        + " from ("
+        + report_sql
+        + ") r order by r.key nulls first"
+    )
 
 
 async def run_report(principal: Principal, report: ReportName, filters: ReportFilters) -> Report:
     """The report's totals and groups for conversations started in ``[from, to)``; 404 for non-members."""
     bind_organization(filters.organization_id)
-    async with user_session(principal.claims) as db:
-        await require_member(db, filters)
-        rows = await db.all(report_sql(report, filters.group_by), _params(filters))
+    sql = _with_membership(report_sql(report, filters.group_by))
+    rows = await user_read(principal.claims, sql, _params(filters), work_mem=WORK_MEM)
+    if not rows or not rows[0][_VISIBLE]:
+        raise NotFound("organization not found")
     totals_row = next(r for r in rows if r["key"] is None)
     groups = [ReportGroup(key=r["key"], metrics=_numbers(r)) for r in rows if r["key"] is not None]
     refreshed = totals_row["rollup_refreshed_at"]
     return Report(
         report=report, filters=filters, rollup_refreshed_at=refreshed, totals=_numbers(totals_row), groups=groups
     )
-
-
-async def require_member(db: Session, filters: ReportFilters) -> None:
-    """404 unless the caller can see the organization."""
-    row = await db.one(_MEMBER_WITH_MEMORY, (filters.organization_id,))
-    if row is None or not row["member"]:
-        raise NotFound("organization not found")
 
 
 def _params(filters: ReportFilters) -> dict[str, Any]:
@@ -57,7 +64,7 @@ def _numbers(row: dict[str, Any]) -> dict[str, Number]:
     """Postgres numerics as JSON numbers (sums of numeric(16, 6) fit a double exactly enough to compare)."""
     out: dict[str, Number] = {}
     for name, value in row.items():
-        if name in ("key", "rollup_refreshed_at"):
+        if name in ("key", "rollup_refreshed_at", _VISIBLE):
             continue
         out[name] = float(value) if isinstance(value, Decimal) else value
     return out

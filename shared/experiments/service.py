@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from shared.auth import Principal
-from shared.db import Session, user_session
+from shared.db import Session, user_read, user_session
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.experiments import results
 from shared.experiments.models import (
@@ -34,6 +34,12 @@ _WITH_VARIANTS = """
 """
 _EXPERIMENT = _WITH_VARIANTS + "where e.id = %s"
 _LIST = _WITH_VARIANTS + "where e.agent_id = %s order by e.started_at desc, e.id desc limit 100"
+# One round trip: no row means the agent is not visible; one row with a null id, no experiments.
+_VISIBLE_LIST = (
+    "select x.* from public.agents a left join lateral ("  # noqa: S608 -- constants only
+    + _LIST
+    + ") x on true where a.id = %s order by x.started_at desc, x.id desc"
+)
 # Per variant, over its leads (the unit of assignment; one analytics_experiment_leads row each): how many
 # qualified or converted, and the sums of each lead's LLM cost (x) and conversions (y) the delta method needs.
 _SUMS = """
@@ -50,6 +56,15 @@ _SUMS = """
     group by v.id, v.version, v.weight, v.position
     order by v.position
 """
+# The experiment with its variants' sums, in one statement (no row: not visible); the sums are put in
+# the variants' order in Python.
+_WITH_SUMS = (
+    "select x.*, (select coalesce(jsonb_agg(to_jsonb(s)), '[]'::jsonb) from ("  # noqa: S608 -- constants only
+    + _SUMS
+    + ") s) as variant_sums from ("
+    + _WITH_VARIANTS
+    + "where e.id = %(id)s) x"
+)
 
 
 async def create_experiment(principal: Principal, agent_id: uuid.UUID, body: CreateExperiment) -> Experiment:
@@ -76,19 +91,22 @@ async def create_experiment(principal: Principal, agent_id: uuid.UUID, body: Cre
 
 async def list_experiments(principal: Principal, agent_id: uuid.UUID) -> ExperimentList:
     """The agent's experiments, newest first (the latest 100); members of its organization."""
-    async with user_session(principal.claims) as db:
-        if await db.one("select 1 from public.agents a where a.id = %s", (agent_id,)) is None:
-            raise NotFound("agent not found")
-        rows = await db.all(_LIST, (agent_id,))
-    return ExperimentList(data=[Experiment.model_validate(r) for r in rows])
+    rows = await user_read(principal.claims, _VISIBLE_LIST, (agent_id, agent_id))
+    if not rows:
+        raise NotFound("agent not found")
+    return ExperimentList(data=[Experiment.model_validate(r) for r in rows if r["id"] is not None])
 
 
 async def experiment_results(principal: Principal, experiment_id: uuid.UUID) -> ExperimentResults:
     """Per-variant samples, metrics with 95% intervals, differences to the control and the SRM check."""
-    async with user_session(principal.claims) as db:
-        experiment = await _experiment(db, experiment_id)
-        rows = await db.all(_SUMS, {"id": experiment_id})
-    return results.build(experiment, [_sums(r) for r in rows])
+    rows = await user_read(principal.claims, _WITH_SUMS, {"id": experiment_id})
+    if not rows:
+        raise NotFound("experiment not found")
+    bind_organization(rows[0]["organization_id"])
+    sums = [_sums(r) for r in rows[0].pop("variant_sums")]
+    experiment = Experiment.model_validate(rows[0])
+    order = {variant.id: position for position, variant in enumerate(experiment.variants)}
+    return results.build(experiment, sorted(sums, key=lambda s: order.get(s.variant_id, len(order))))
 
 
 async def stop_experiment(principal: Principal, experiment_id: uuid.UUID, body: StopExperiment) -> Experiment:
@@ -111,7 +129,7 @@ async def _experiment(db: Session, experiment_id: uuid.UUID) -> Experiment:
 
 def _sums(row: dict[str, Any]) -> results.VariantSums:
     return results.VariantSums(
-        variant_id=row["variant_id"],
+        variant_id=uuid.UUID(str(row["variant_id"])),
         version=row["version"],
         weight=row["weight"],
         leads=row["leads"],

@@ -13,20 +13,25 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.auth import Principal
-from shared.db import user_session
+from shared.db import user_read, user_session
 from shared.errors import NotFound
 
 Action = Literal["pause", "resume", "cancel"]
 HISTORY_LIMIT = 100
-_CONVERSATION = (
-    "select c.id, c.metadata ->> 'follow_ups_paused' = 'true' as paused from public.conversations c where c.id = %s"
-)
-_STEPS = """
-    select f.id, f.step, f.status, f.reason, f.kind, f.due_at, f.finished_at, f.message_id, f.anchor_at, f.time_zone
-    from public.follow_ups f
-    where f.conversation_id = %s
-    order by f.anchor_at desc, f.step desc
-    limit %s
+# The conversation and its latest steps, newest first, in one statement (no row: not visible).
+_FOLLOW_UPS = """
+    select c.id, c.metadata ->> 'follow_ups_paused' = 'true' as paused,
+           (select coalesce(jsonb_agg(to_jsonb(f) order by f.anchor_at desc, f.step desc), '[]'::jsonb)
+            from (
+                select f.id, f.step, f.status, f.reason, f.kind, f.due_at, f.finished_at, f.message_id,
+                       f.anchor_at, f.time_zone
+                from public.follow_ups f
+                where f.conversation_id = c.id
+                order by f.anchor_at desc, f.step desc
+                limit %(limit)s
+            ) f) as steps
+    from public.conversations c
+    where c.id = %(id)s
 """
 
 
@@ -61,12 +66,11 @@ def _step(row: dict[str, object]) -> FollowUpStep:
 
 async def follow_ups(principal: Principal, conversation_id: uuid.UUID) -> FollowUps:
     """The conversation's follow-ups, as its organization's members see them (404 for anyone else)."""
-    async with user_session(principal.claims) as db:
-        conversation = await db.one(_CONVERSATION, (conversation_id,))
-        if conversation is None:
-            raise NotFound("conversation not found")
-        rows = await db.all(_STEPS, (conversation_id, HISTORY_LIMIT))
-    steps = [_step(r) for r in rows]
+    rows = await user_read(principal.claims, _FOLLOW_UPS, {"id": conversation_id, "limit": HISTORY_LIMIT})
+    if not rows:
+        raise NotFound("conversation not found")
+    conversation = rows[0]
+    steps = [_step(r) for r in conversation["steps"]]
     waiting = sorted((s for s in steps if s.status in ("scheduled", "paused")), key=lambda s: s.due_at)
     return FollowUps(
         conversation_id=conversation_id,

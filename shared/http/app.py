@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.http import problems
+from shared.http import param_cache, problems
 from shared.http.middleware import BodyLimitMiddleware, InvocationMiddleware
 from shared.observability import get_tracer
 from shared.settings import require_used_secrets
 
 API_VERSION = "0.1.0"
+param_cache.install()
 
 
 def create_app(title: str) -> FastAPI:

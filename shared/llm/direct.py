@@ -38,6 +38,17 @@ class DirectFirstRouter(Router):
             for key in _LIMITS
         )
 
+    async def _increment_deployment_usage(self, **kwargs: Any) -> str | None:
+        """The success callback's tpm/rpm count, skipped when no deployment has a limit to count against.
+
+        LiteLLM runs it after every success and copies the deployment's model info before finding no limit
+        (~0.5 ms a turn); the success count cooldowns need is kept (the callback records it before this).
+        """
+        if not self.counts_usage:
+            return None
+        result: str | None = await super()._increment_deployment_usage(**kwargs)
+        return result
+
     async def _acompletion(self, model: str, messages: list[dict[str, str]], **kwargs: Any) -> Any:
         failure = _FAILED_FIRST_ATTEMPT.get()
         if failure is not None:

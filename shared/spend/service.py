@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.auth import Principal
-from shared.db import Session, user_session
+from shared.db import user_read, user_session
 from shared.errors import InvalidInput, NotFound
 from shared.observability.context import bind_organization
 from shared.spend.models import Budget, BudgetList, SetBudget, Usage, UsageFilters, UsageRow
@@ -35,7 +35,12 @@ _BUDGETS = """
     order by b.agent_id nulls first, b.id
 """
 _SET = "select id from public.set_budget(%s, %s, %s, %s, %s)"
-_ORGANIZATION_VISIBLE = "select 1 from public.organizations o where o.id = %s"
+# One round trip: no row means the organization is not visible; one row with a null id, no budgets.
+_VISIBLE_BUDGETS = (
+    "select b.* from public.organizations o left join lateral ("  # noqa: S608 -- constants only
+    + _BUDGETS
+    + ") b on true where o.id = %(organization_id)s order by b.agent_id nulls first, b.id"
+)
 _USAGE = """
     select grouping(u.model, u.alias) = 1 as total, u.model, u.alias, count(*) as calls,
            count(*) filter (where u.status = 'error') as errors,
@@ -48,15 +53,21 @@ _USAGE = """
     group by grouping sets ((u.model, u.alias), ())
     order by 1 desc, cost_usd desc, u.model, u.alias
 """
+# The usage and whether the caller sees the organization, in one statement: the totals row (the empty
+# grouping set) answers even over no rows, so it always carries the flag.
+_VISIBLE_USAGE = (
+    "select u.*, exists (select 1 from public.organizations o where o.id = %(organization_id)s) as visible"  # noqa: S608 -- constants only
+    " from (" + _USAGE + ") u order by u.total desc, u.cost_usd desc, u.model, u.alias"
+)
 
 
 async def list_budgets(principal: Principal, organization_id: uuid.UUID) -> BudgetList:
     """Every budget of the organization with its spend, reservations and period; any member."""
     bind_organization(organization_id)
-    async with user_session(principal.claims) as db:
-        await _require_member(db, organization_id)
-        rows = await db.all(_BUDGETS, {"organization_id": organization_id, "budget_id": None})
-    return BudgetList(data=[_budget(r) for r in rows])
+    rows = await user_read(principal.claims, _VISIBLE_BUDGETS, {"organization_id": organization_id, "budget_id": None})
+    if not rows:
+        raise NotFound("organization not found")
+    return BudgetList(data=[_budget(r) for r in rows if r["id"] is not None])
 
 
 async def set_budget(principal: Principal, organization_id: uuid.UUID, body: SetBudget) -> Budget:
@@ -86,16 +97,11 @@ async def usage(principal: Principal, filters: UsageFilters) -> Usage:
     """LLM calls, tokens and cost by model and alias in ``[from, to)``; any member."""
     bind_organization(filters.organization_id)
     params = {"organization_id": filters.organization_id, "from": filters.from_, "to": filters.to}
-    async with user_session(principal.claims) as db:
-        await _require_member(db, filters.organization_id)
-        rows = await db.all(_USAGE, {**params, "agent_id": filters.agent_id})
+    rows = await user_read(principal.claims, _VISIBLE_USAGE, {**params, "agent_id": filters.agent_id})
+    if not rows or not rows[0]["visible"]:
+        raise NotFound("organization not found")
     totals, data = rows[0], rows[1:]
     return Usage(filters=filters, totals=_usage_row(totals), data=[_usage_row(r) for r in data])
-
-
-async def _require_member(db: Session, organization_id: uuid.UUID) -> None:
-    if await db.one(_ORGANIZATION_VISIBLE, (organization_id,)) is None:
-        raise NotFound("organization not found")
 
 
 def _budget(row: dict[str, Any]) -> Budget:

@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from shared.db import service_session, user_session
+from shared.db import service_session, user_read, user_session
 from shared.db.connection import close_connection, get_connection
 from shared.errors import Conflict, Forbidden
 from tests.support.aio import run
@@ -35,6 +35,28 @@ def test_user_session_runs_as_authenticated_with_the_callers_claims(user: uuid.U
 
     # when a query runs in their session / then it runs as role authenticated, and auth.uid() is them
     assert run(probe()) == {"role": "authenticated", "uid": user}
+
+
+def test_reads_in_turn_each_run_under_their_own_callers_claims(database_url: str, user: uuid.UUID) -> None:
+    # given two users, each with a warm container's bound opening (reads alternate, so each is reused)
+    other = uuid.uuid4()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (id, email) values (%s, %s)", (other, f"{other.hex}@example.com"))
+
+    async def reads() -> list[object]:
+        seen = []
+        for caller in (user, other, user, other):
+            rows = await user_read(_claims(caller), "select auth.uid() as uid, current_setting('work_mem') as mem")
+            seen.append(rows[0]["uid"])
+        rows = await user_read(_claims(user), "select current_setting('work_mem') as mem", work_mem="3MB")
+        seen.append(rows[0]["mem"])
+        rows = await user_read(_claims(user), "select current_setting('work_mem') as mem")
+        return [*seen, rows[0]["mem"]]
+
+    # when they read in turn / then each read ran as its own caller, and work_mem held for its read only
+    seen = run(reads())
+    assert seen[:5] == [user, other, user, other, "3MB"]
+    assert seen[5] != "3MB"
 
 
 def test_claims_do_not_outlive_the_transaction(user: uuid.UUID) -> None:

@@ -274,3 +274,32 @@ def test_a_call_does_not_register_prices_again(shipped_router: Router, monkeypat
     # then they are priced by the deployment without re-registering its price (which drops litellm's caches)
     assert registered == []
     assert completion.cost_usd > 0
+
+
+def test_without_limits_a_success_skips_the_usage_count_and_with_one_counts_it(
+    shipped_router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the shipped config (no tpm/rpm limit anywhere), its model-info lookup watched, after a first call
+    _ask(shipped_router, "fast")
+    looked_up: list[object] = []
+    original = shipped_router.get_router_model_info
+    monkeypatch.setattr(
+        shipped_router, "get_router_model_info", lambda *a, **k: looked_up.append(a) or original(*a, **k)
+    )
+    # when more turns answer, their success callbacks included
+    for _ in range(3):
+        _ask(shipped_router, "fast")
+    run(asyncio.sleep(0.05))
+    # then no turn looked the deployment's model info up to count usage against a limit it does not have
+    assert looked_up == []
+    # given the same config with an rpm limit on fast's deployment / when a turn answers
+    config = copy.deepcopy(SHIPPED)
+    for deployment in config["model_list"]:
+        if deployment["model_name"] == "fast":
+            deployment["litellm_params"]["rpm"] = 1000
+    limited = build_router(config, LOCAL_MODEL)
+    _ask(limited, "fast")
+    run(asyncio.sleep(0.05))
+    # then the request was counted against it
+    _, rpm = run(limited.get_model_group_usage("fast"))
+    assert rpm == 1
