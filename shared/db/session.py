@@ -31,6 +31,7 @@ _SERVICE_CLAIMS = json.dumps({"role": "service_role"})
 
 
 Params = Mapping[str, Any] | tuple[Any, ...]
+Statement = tuple[LiteralString, Params]
 
 
 class Session:
@@ -97,7 +98,7 @@ class Session:
 @asynccontextmanager
 async def user_session(claims: Mapping[str, Any]) -> AsyncIterator[Session]:
     """A transaction as role ``authenticated`` with the caller's verified JWT claims."""
-    async with _transaction("authenticated", json.dumps(claims, separators=(",", ":"))) as session:
+    async with _transaction("authenticated", _claims_json(claims)) as session:
         yield session
 
 
@@ -114,7 +115,16 @@ async def user_read(claims: Mapping[str, Any], sql: LiteralString, params: Param
     For reads: begin, role and claims, the statement and commit travel as one simple-protocol
     script, so a warm read costs the same one round trip as a bare SELECT.
     """
-    return await _one_trip("authenticated", json.dumps(claims, separators=(",", ":")), sql, params)
+    return await _one_trip("authenticated", _claims_json(claims), [(sql, params)])
+
+
+async def user_write(claims: Mapping[str, Any], *statements: Statement) -> list[Row]:
+    """Run ``statements`` in order as the caller, in one transaction and one round trip; the last one's rows.
+
+    For writes: an Idempotency-Key claim, the write and its remembered response travel as one script.
+    A statement that raises stops the script, and the transaction rolls back.
+    """
+    return await _one_trip("authenticated", _claims_json(claims), list(statements))
 
 
 async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
@@ -122,26 +132,36 @@ async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
 
     For the worker's hot path (``app.begin_turn`` / ``app.finish_turn``) and service-path reads.
     """
-    rows = await _one_trip("service_role", _SERVICE_CLAIMS, sql, params)
+    rows = await _one_trip("service_role", _SERVICE_CLAIMS, [(sql, params)])
     return rows[0] if rows else None
 
 
-async def _one_trip(role: str, claims_json: str, sql: LiteralString, params: Params) -> list[Row]:
-    """Begin under ``role`` and claims, run ``sql``, commit: one query with client-side binding."""
+async def service_write(*statements: Statement) -> list[Row]:
+    """``user_write`` as ``service_role`` (RLS bypassed): the widget and webhooks, scoped by what they proved."""
+    return await _one_trip("service_role", _SERVICE_CLAIMS, list(statements))
+
+
+def _claims_json(claims: Mapping[str, Any]) -> str:
+    return json.dumps(claims, separators=(",", ":"))
+
+
+async def _one_trip(role: str, claims_json: str, statements: list[Statement]) -> list[Row]:
+    """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding."""
     for attempt in range(2):
         conn = await get_connection()
         cursor = psycopg.AsyncClientCursor(conn)
-        script = (
-            cursor.mogrify(_BEGIN_WITH_CONTEXT, (role, claims_json, _timeout()))
-            + "; "
-            + cursor.mogrify(sql, params)
-            + "; commit"
+        script = "; ".join(
+            [
+                cursor.mogrify(_BEGIN_WITH_CONTEXT, (role, claims_json, _timeout())),
+                *(cursor.mogrify(sql, params) for sql, params in statements),
+                "commit",
+            ]
         )
         try:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(script.encode())
-                cur.nextset()  # past BEGIN
-                cur.nextset()  # past set_config
+                for _ in range(1 + len(statements)):
+                    cur.nextset()  # past BEGIN, set_config and all but the last statement
                 return await cur.fetchall() if cur.description else []
         except psycopg.OperationalError as exc:
             discard_connection()
