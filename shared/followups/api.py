@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.auth import Principal
-from shared.db import user_session
+from shared.db import user_session, user_write
 from shared.errors import NotFound
 
 Action = Literal["pause", "resume", "cancel"]
@@ -27,6 +27,20 @@ _STEPS = """
     where f.conversation_id = %s
     order by f.anchor_at desc, f.step desc
     limit %s
+"""
+
+
+# h10writes: the change and the follow-ups it leaves, in one script (one round trip): the conversation's
+# pause flag and its steps in one statement, which sees the change made before it in the same transaction.
+_CHANGE = "select public.set_follow_ups(%s, %s) as result"
+_AFTER_CHANGE = """
+    select c.metadata ->> 'follow_ups_paused' = 'true' as paused,
+           (select coalesce(jsonb_agg(to_jsonb(f) order by f.anchor_at desc, f.step desc), '[]'::jsonb) from (
+                select f.id, f.step, f.status, f.reason, f.kind, f.due_at, f.finished_at, f.message_id, f.anchor_at,
+                       f.time_zone
+                from public.follow_ups f where f.conversation_id = c.id
+                order by f.anchor_at desc, f.step desc limit %s) f) as steps
+    from public.conversations c where c.id = %s
 """
 
 
@@ -66,18 +80,25 @@ async def follow_ups(principal: Principal, conversation_id: uuid.UUID) -> Follow
         if conversation is None:
             raise NotFound("conversation not found")
         rows = await db.all(_STEPS, (conversation_id, HISTORY_LIMIT))
-    steps = [_step(r) for r in rows]
-    waiting = sorted((s for s in steps if s.status in ("scheduled", "paused")), key=lambda s: s.due_at)
-    return FollowUps(
-        conversation_id=conversation_id,
-        paused=bool(conversation["paused"]),
-        next=waiting[0] if waiting else None,
-        history=[s for s in steps if s.status not in ("scheduled", "paused", "claimed")],
-    )
+    return _follow_ups(conversation_id, bool(conversation["paused"]), rows)
 
 
 async def change(principal: Principal, conversation_id: uuid.UUID, action: Action) -> FollowUps:
     """Pause, resume or cancel the conversation's follow-ups (editors and above), then show them."""
-    async with user_session(principal.claims) as db:
-        await db.one("select public.set_follow_ups(%s, %s) as result", (conversation_id, action))
-    return await follow_ups(principal, conversation_id)
+    rows = await user_write(
+        principal.claims, (_CHANGE, (conversation_id, action)), (_AFTER_CHANGE, (HISTORY_LIMIT, conversation_id))
+    )
+    if not rows:
+        raise NotFound("conversation not found")
+    return _follow_ups(conversation_id, bool(rows[0]["paused"]), rows[0]["steps"])
+
+
+def _follow_ups(conversation_id: uuid.UUID, paused: bool, rows: list[dict[str, object]]) -> FollowUps:
+    steps = [_step(r) for r in rows]
+    waiting = sorted((s for s in steps if s.status in ("scheduled", "paused")), key=lambda s: s.due_at)
+    return FollowUps(
+        conversation_id=conversation_id,
+        paused=paused,
+        next=waiting[0] if waiting else None,
+        history=[s for s in steps if s.status not in ("scheduled", "paused", "claimed")],
+    )

@@ -42,8 +42,6 @@ pytestmark = pytest.mark.integration
 
 MOST = 2
 WEBHOOKS = ("whatsappWebhook", "hubspotWebhook", "pipedriveWebhook", "rdstationWebhook")
-# Webhooks still above MOST, with their count today: they may not grow.
-OVER: dict[str, int] = {}
 
 
 def _counted(monkeypatch: pytest.MonkeyPatch, send: Callable[[], LambdaResponse]) -> tuple[LambdaResponse, Traffic]:
@@ -55,9 +53,7 @@ def _counted(monkeypatch: pytest.MonkeyPatch, send: Callable[[], LambdaResponse]
 def _check(function: str, response: LambdaResponse, traffic: Traffic) -> None:
     assert response.status == 200, response.body
     assert traffic.calls_in_transaction == [], traffic.calls_in_transaction
-    assert len(traffic.statements) <= OVER.get(function, MOST), traffic.statements
-    if function in OVER:
-        assert len(traffic.statements) > MOST, f"{function} fits now: take it off OVER"
+    assert len(traffic.statements) <= MOST, (function, traffic.statements)
 
 
 def test_a_whatsapp_message_is_stored_and_its_turn_queued_within_two_round_trips(
