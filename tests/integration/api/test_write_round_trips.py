@@ -72,8 +72,9 @@ WRITES: list[Write] = [
     Write("postMessage", "POST", "/conversations/{conversation_id}/messages", {"content": "oi"}),
     Write("changeFollowUps", "POST", "/conversations/{conversation_id}/follow-ups", {"action": "pause"}),
     Write("takeOverConversation", "POST", "/conversations/{conversation_id}/takeover"),
-    Write("humanReply", "POST", "/conversations/{conversation_id}/replies", {"content": "olá"}),
+    # Back to the bot with the message posted above unanswered: its turn is queued again.
     Write("returnToBot", "POST", "/conversations/{conversation_id}/release"),
+    Write("humanReply", "POST", "/conversations/{human_conversation_id}/replies", {"content": "olá"}),
     Write("closeConversation", "POST", "/conversations/{conversation_id}/close"),
     Write(
         "startWidgetConversation",
@@ -137,7 +138,8 @@ def _user(conn: psycopg.Connection[Any], jwt_secret: str, *, confirmed: bool = F
 @pytest.fixture(scope="module")
 def module_tenant(database_url: str, jwt_secret: str) -> dict[str, Any]:
     """An owner's organization with an agent (its widget allowed from ORIGIN), a conversation with the bot and a
-    scheduled follow-up, an integration, a webhook endpoint and a knowledge source; and a confirmed user to invite."""
+    scheduled follow-up, one the owner has taken over, an integration, a webhook endpoint and a knowledge source;
+    and a confirmed user to invite."""
     org = uuid.uuid4()
     with psycopg.connect(database_url, autocommit=True) as conn:
         owner, _, owner_token = _user(conn, jwt_secret)
@@ -172,6 +174,14 @@ def module_tenant(database_url: str, jwt_secret: str) -> dict[str, Any]:
             agent,
             lead,
         )
+        human_conversation = one(
+            "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel, status,"
+            " assigned_to) values (%s, %s, 1, %s, 'api', 'human', %s) returning id",
+            org,
+            agent,
+            lead,
+            owner,
+        )
         conn.execute(
             "insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at,"
             " time_zone, status) values (%s, %s, %s, 0, now(), now() + interval '1 hour', 'UTC', 'scheduled')",
@@ -181,6 +191,7 @@ def module_tenant(database_url: str, jwt_secret: str) -> dict[str, Any]:
             "{organization_id}": str(org),
             "{agent_id}": agent,
             "{conversation_id}": conversation,
+            "{human_conversation_id}": human_conversation,
             "{invitee_email}": invitee_email,
             "{publishable_key}": one("select publishable_key from public.agents where id = %s", agent),
             "{integration_id}": one(
@@ -234,6 +245,21 @@ def writes(api: LambdaApi, module_tenant: dict[str, Any]) -> dict[str, tuple[int
                 for placeholder, name in write.capture.items():
                     module_tenant["ids"][placeholder] = str(response.json()[name])
     return seen
+
+
+def test_a_release_queues_the_unanswered_message_after_its_commit(
+    writes: dict[str, tuple[int, str, Traffic]], module_tenant: dict[str, Any], database_url: str
+) -> None:
+    # given the conversation returned to the bot with the lead's message unanswered
+    _, _, traffic = writes["returnToBot"]
+    # then its turn was sent to the queue (outside the transaction, as counted above), and the message is queued
+    assert "aws SendMessage" in traffic.calls, traffic.calls
+    with psycopg.connect(database_url) as conn:
+        statuses = conn.execute(
+            "select status::text from public.messages where conversation_id = %s and role = 'lead'",
+            (module_tenant["ids"]["{conversation_id}"],),
+        ).fetchall()
+    assert statuses == [("queued",)]
 
 
 def test_every_write_route_is_counted() -> None:
