@@ -1,9 +1,10 @@
 """``Idempotency-Key`` for POSTs, with Postgres as the only record.
 
-A use case claims the key inside its own transaction and saves its response in that
-same transaction, so a key is either bound to a committed change and its response, or
-to nothing. A repeat with the same request gets the stored response again
-(``IdempotentReplay``); a different request under the same key is a 422; a duplicate
+A use case claims the key in the script that writes (``claim_first``, the script's first
+statement) and remembers its response in that same transaction (``app.remember_response`` in
+the write's statement, or ``remember``), so a key is either bound to a committed change and its
+response, or to nothing, and the write stays one round trip. A repeat with the same request
+gets the stored response again (``IdempotentReplay``); a different request under the same key is a 422; a duplicate
 that arrives while the first still runs finds the key locked and gets a 409.
 Keys are scoped to the signed-in caller (or, on the public widget, to the caller's address
 and agent when it starts, or the conversation its visitor token unlocks) and expire after
@@ -24,9 +25,8 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
 from shared import json_body
-from shared.db import Session, Statement
+from shared.db import Statement
 from shared.db.errors import IDEMPOTENCY_HEADER as HEADER
-from shared.db.errors import claim_refusal
 from shared.errors import AppError, IdempotentReplay, InvalidInput
 
 _VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -62,20 +62,6 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     except AppError:  # not JSON (or past the limits): hashed as bytes; the route answers the 4xx
         canonical = body
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
-
-
-async def claim(db: Session, key: IdempotencyKey | None, *, scope: str | None = None) -> IdempotentReplay | None:
-    """Claim ``key`` for this transaction; the stored response when it was used before.
-
-    ``scope`` is only read on the service path; a signed-in caller's keys are always their own.
-    """
-    if key is None:
-        return None
-    row = await db.one("select app.claim_idempotency_key(%s, %s, %s) as claim", (key.key, key.request_hash, scope))
-    refusal = claim_refusal((row or {}).get("claim") or {})
-    if isinstance(refusal, AppError):
-        raise refusal
-    return refusal
 
 
 def claim_first(key: IdempotencyKey | None, *, scope: str | None = None) -> Statement:
@@ -121,26 +107,3 @@ async def replay_before_refusing(
 def replayed_as(replay: IdempotentReplay, model: type[BaseModel], **extra: Any) -> IdempotentReplay:
     """A replay answered as ``model``, as the first answer was: a body stored as a row's jsonb is validated again."""
     return IdempotentReplay(replay.status, model.model_validate({**replay.body, **extra}).model_dump(mode="json"))
-
-
-async def save(
-    db: Session,
-    key: IdempotencyKey | None,
-    organization_id: uuid.UUID,
-    status: int,
-    response: BaseModel,
-    *,
-    scope: str | None = None,
-    omit: str | None = None,
-) -> None:
-    """Store ``response`` as the answer to ``key``, in the caller's transaction.
-
-    ``omit`` names a field never written down (a credential shown once).
-    """
-    if key is None:
-        return
-    body = response.model_dump_json(exclude={omit} if omit else None)
-    await db.execute(
-        "select app.save_idempotency_key(%s, %s, %s, %s, %s::jsonb, %s)",
-        (key.key, key.request_hash, organization_id, status, body, scope),
-    )
