@@ -164,6 +164,9 @@ async def _one_trip(role: str, claims_json: str, statements: list[Statement]) ->
                     cur.nextset()  # past BEGIN, set_config and all but the last statement
                 return await cur.fetchall() if cur.description else []
         except psycopg.OperationalError as exc:
+            # A connection the server dropped while idle (timeout, failover) never ran the script: retried once
+            # on a new one. Only a commit whose answer was lost could run twice; an Idempotency-Key makes that
+            # retry a replay (the write scripts claim it first).
             discard_connection()
             if attempt == 1:
                 raise UpstreamUnavailable("database unavailable") from exc
