@@ -110,6 +110,8 @@ async def apply(
     """Apply ``transition``: 409 unless the conversation is in a state it leaves from; editors and above."""
     target = await access.for_write(principal, conversation_id)
     await ratelimit.limit_organization(target.organization_id)
+    if key is None and target.status not in transition.allowed_from:
+        raise _refused(target.status, transition)  # with a key, a replay of the first answer comes first
     # Back to the bot: it answers what the lead said since the human's last reply.
     queue_pending = transition is RELEASE
     params = {"id": conversation_id, "to": transition.to, "from": list(transition.allowed_from)}
@@ -121,7 +123,7 @@ async def apply(
         raise idempotency.replayed_as(replay, Conversation) from None
     if not rows:
         if target.status not in transition.allowed_from:
-            raise Conflict(f"a {target.status} conversation cannot be {transition.event.replace('_', ' ')}")
+            raise _refused(target.status, transition)
         raise Conflict("the conversation changed meanwhile; reload it")
     row = rows[0]
     conversation = Conversation.model_validate(row["answer"])
@@ -158,3 +160,7 @@ async def human_reply(
         # Sent by the turn worker in the conversation's send group, after the replies stored before it.
         await submit([Queued(conversation_id, SendJob(message_id=message.id))])
     return message
+
+
+def _refused(status: str, transition: Transition) -> Conflict:
+    return Conflict(f"a {status} conversation cannot be {transition.event.replace('_', ' ')}")
