@@ -1,9 +1,10 @@
 """``Idempotency-Key`` for POSTs, with Postgres as the only record.
 
-A use case claims the key inside its own transaction and saves its response in that
-same transaction, so a key is either bound to a committed change and its response, or
-to nothing. A repeat with the same request gets the stored response again
-(``IdempotentReplay``); a different request under the same key is a 422; a duplicate
+A use case claims the key in the script that writes (``claim_first``, the script's first
+statement) and remembers its response in that same transaction (``app.remember_response`` in
+the write's statement, or ``remember``), so a key is either bound to a committed change and its
+response, or to nothing, and the write stays one round trip. A repeat with the same request
+gets the stored response again (``IdempotentReplay``); a different request under the same key is a 422; a duplicate
 that arrives while the first still runs finds the key locked and gets a 409.
 Keys are scoped to the signed-in caller (or, on the public widget, to the caller's address
 and agent when it starts, or the conversation its visitor token unlocks) and expire after
@@ -16,6 +17,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -23,10 +25,10 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
 from shared import json_body
-from shared.db import Session
-from shared.errors import AppError, Conflict, IdempotentReplay, InvalidInput
+from shared.db import Statement
+from shared.db.errors import IDEMPOTENCY_HEADER as HEADER
+from shared.errors import AppError, IdempotentReplay, InvalidInput
 
-HEADER = "Idempotency-Key"
 _VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -62,29 +64,21 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
-async def claim(db: Session, key: IdempotencyKey | None, *, scope: str | None = None) -> IdempotentReplay | None:
-    """Claim ``key`` for this transaction; the stored response when it was used before.
-
-    ``scope`` is only read on the service path; a signed-in caller's keys are always their own.
-    """
-    if key is None:
-        return None
-    row = await db.one("select app.claim_idempotency_key(%s, %s, %s) as claim", (key.key, key.request_hash, scope))
-    result: dict[str, Any] = (row or {}).get("claim") or {}
-    state = result.get("state")
-    if state == "new":
-        return None
-    if state == "replay":
-        return IdempotentReplay(int(result["status"]), result["body"])
-    if state == "mismatch":
-        raise InvalidInput.for_field(f"header.{HEADER}", "was already used with a different request")
-    if state == "busy":
-        raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
-    raise AppError("idempotency key could not be claimed")
+def claim_first(key: IdempotencyKey | None, *, scope: str | None = None) -> Statement:
+    """A write script's first statement: claim ``key``, or stop the script (``shared.db.errors`` says why)."""
+    return (
+        "select app.claim_idempotency_key_or_raise(%s, %s, %s)",
+        (key.key if key else None, key.request_hash if key else None, scope),
+    )
 
 
-async def save(
-    db: Session,
+def remembered(key: IdempotencyKey | None, *, scope: str | None = None) -> dict[str, Any]:
+    """The parameters of a write statement that calls
+    ``app.remember_response(%(idem_key)s, %(idem_hash)s, <organization>, <status>, <body>, %(idem_scope)s)``."""
+    return {"idem_key": key.key if key else None, "idem_hash": key.request_hash if key else None, "idem_scope": scope}
+
+
+def remember(
     key: IdempotencyKey | None,
     organization_id: uuid.UUID,
     status: int,
@@ -92,15 +86,24 @@ async def save(
     *,
     scope: str | None = None,
     omit: str | None = None,
-) -> None:
-    """Store ``response`` as the answer to ``key``, in the caller's transaction.
-
-    ``omit`` names a field never written down (a credential shown once).
-    """
-    if key is None:
-        return
+) -> Statement:
+    """A statement that stores ``response`` (held by Python) as the answer to ``key``; nothing without a key."""
     body = response.model_dump_json(exclude={omit} if omit else None)
-    await db.execute(
-        "select app.save_idempotency_key(%s, %s, %s, %s, %s::jsonb, %s)",
-        (key.key, key.request_hash, organization_id, status, body, scope),
+    return (
+        "select app.remember_response(%(idem_key)s, %(idem_hash)s, %(organization_id)s, %(status)s, %(body)s::jsonb,"
+        " %(idem_scope)s)",
+        {**remembered(key, scope=scope), "organization_id": organization_id, "status": status, "body": body},
     )
+
+
+async def replay_before_refusing(
+    write: Callable[..., Awaitable[object]], key: IdempotencyKey | None, *, scope: str | None = None
+) -> None:
+    """Raise the key's replay, if it has one, before a refusal: a replay answers even once a check fails."""
+    if key is not None:
+        await write(claim_first(key, scope=scope), ("select 1", ()))
+
+
+def replayed_as(replay: IdempotentReplay, model: type[BaseModel], **extra: Any) -> IdempotentReplay:
+    """A replay answered as ``model``, as the first answer was: a body stored as a row's jsonb is validated again."""
+    return IdempotentReplay(replay.status, model.model_validate({**replay.body, **extra}).model_dump(mode="json"))

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.clients.sqs import get_sqs
-from shared.db import Session, service_session
+from shared.db import service_call
 from shared.errors import AppError
 from shared.observability import logger, metrics
 from shared.settings import get_settings
@@ -63,8 +62,6 @@ class FollowUpJob(BaseModel):
 AnyJob = TurnJob | SendJob | FollowUpJob
 Job = Annotated[AnyJob, Field(discriminator="type")]
 _JOB: TypeAdapter[AnyJob] = TypeAdapter(Job)
-SessionFactory = Callable[[], AbstractAsyncContextManager[Session]]
-OnQueued = Callable[[Session], Awaitable[None]]
 
 _ENQUEUE_LANES = 4  # batch sends in flight at once (one boto3 client, its default pool of 10 connections)
 # Only from received: the worker may already have answered the message (and moved it on).
@@ -177,11 +174,9 @@ async def enqueue_many(items: Sequence[Queued]) -> list[Queued]:
     return accepted
 
 
-async def submit(
-    items: Sequence[Queued], session: SessionFactory = service_session, on_queued: OnQueued | None = None
-) -> list[uuid.UUID]:
-    """Enqueue every job, then in one transaction mark the enqueued turns' messages queued (and run
-    ``on_queued``); the ids of the messages whose job SQS accepted.
+async def submit(items: Sequence[Queued]) -> list[uuid.UUID]:
+    """Enqueue every job, then mark the enqueued turns' messages queued in one round trip; the ids of the
+    messages whose job SQS accepted.
 
     Sends need no mark: an outbound message is stored ``queued``.
     """
@@ -192,10 +187,7 @@ async def submit(
     turns = [item.job.message_id for item in accepted if isinstance(item.job, TurnJob)]
     if turns:
         try:
-            async with session() as db:
-                await db.execute(_MARK_QUEUED, (turns,))
-                if on_queued is not None:
-                    await on_queued(db)
+            await service_call(_MARK_QUEUED, (turns,))
         except AppError as exc:
             # The turns are on the queue already; the rows catch up when the worker handles them.
             logger.warning("jobs enqueued but not marked queued", extra={"error": exc.code})

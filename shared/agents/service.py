@@ -13,7 +13,7 @@ from shared.agents.presets import apply_preset
 from shared.agents.rules import build_config
 from shared.agents.versions import expected_version
 from shared.auth import Principal
-from shared.db import Session, user_read, user_session
+from shared.db import user_read, user_write
 from shared.errors import AppError, Conflict, NotFound
 from shared.observability import metrics
 from shared.observability.context import bind_organization
@@ -52,15 +52,17 @@ async def create_agent(principal: Principal, organization_id: uuid.UUID, data: C
     if data.preset is not None:
         values = apply_preset(values, data.preset, values["qualification_fields"], values["scoring"])
     config = build_config(values)
-    async with user_session(principal.claims) as db:
-        row = await db.one(
+    rows = await user_write(
+        principal.claims,
+        (
             "select public.create_agent(%s, %s, %s::jsonb, %s) as agent",
             (organization_id, data.name, json.dumps(config), data.allowed_origins),
-        )
-    if row is None:
+        ),
+    )
+    if not rows:
         raise AppError("agent was not created")
     metrics.add_metric(name="AgentCreated", unit="Count", value=1)
-    return Agent.model_validate(row["agent"])
+    return Agent.model_validate(rows[0]["agent"])
 
 
 async def list_agents(
@@ -89,39 +91,38 @@ async def get_agent(principal: Principal, agent_id: uuid.UUID, version: int | No
 
 
 async def update_agent(principal: Principal, agent_id: uuid.UUID, data: UpdateAgent, if_match: str | None) -> Agent:
-    """Apply a partial change; a changed configuration becomes a new version, atomically."""
+    """Apply a partial change; a changed configuration becomes a new version, atomically.
+
+    The agent is read in a transaction of its own; ``public.update_agent`` writes only if it is still at the
+    version read (a concurrent change is a 409), so read and write are two round trips and one decision.
+    """
     expected = expected_version(data.expected_version, if_match)
-    async with user_session(principal.claims) as db:
-        current = await _load(db, agent_id, None)
-        bind_organization(current["organization_id"])
-        if expected is not None and expected != current["current_version"]:
-            raise Conflict(f"the agent is at version {current['current_version']}, not {expected}")
-        config = _merged_config(current["config"], data)
-        row = await db.one(
-            "select public.update_agent(%s, %s, %s::jsonb, %s, %s, %s) as agent",
-            (
-                agent_id,
-                current["current_version"],
-                json.dumps(config) if config is not None else None,
-                data.name,
-                data.allowed_origins,
-                data.rotate_publishable_key,
-            ),
-        )
-    if row is None:
+    rows = await user_read(principal.claims, _AGENT, {"id": agent_id, "version": None})
+    current = _found(rows[0] if rows else None, None)
+    bind_organization(current["organization_id"])
+    if expected is not None and expected != current["current_version"]:
+        raise Conflict(f"the agent is at version {current['current_version']}, not {expected}")
+    config = _merged_config(current["config"], data)
+    params = (
+        agent_id,
+        current["current_version"],
+        json.dumps(config) if config is not None else None,
+        data.name,
+        data.allowed_origins,
+        data.rotate_publishable_key,
+    )
+    updated = await user_write(
+        principal.claims, ("select public.update_agent(%s, %s, %s::jsonb, %s, %s, %s) as agent", params)
+    )
+    if not updated:
         raise AppError("agent was not updated")
-    return Agent.model_validate(row["agent"])
+    return Agent.model_validate(updated[0]["agent"])
 
 
 async def archive_agent(principal: Principal, agent_id: uuid.UUID) -> None:
     """Archive the agent: it keeps its history but starts no new conversations."""
-    async with user_session(principal.claims) as db:
-        await db.one("select public.archive_agent(%s)", (agent_id,))
+    await user_write(principal.claims, ("select public.archive_agent(%s)", (agent_id,)))
     metrics.add_metric(name="AgentArchived", unit="Count", value=1)
-
-
-async def _load(db: Session, agent_id: uuid.UUID, version: int | None) -> dict[str, Any]:
-    return _found(await db.one(_AGENT, {"id": agent_id, "version": version}), version)
 
 
 def _found(row: dict[str, Any] | None, version: int | None) -> dict[str, Any]:

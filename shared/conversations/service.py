@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from shared import idempotency, pagination, ratelimit
 from shared.auth import Principal
 from shared.conversations import creation
 from shared.conversations.access import conversation_from
-from shared.conversations.messages import StoredMessage, dispatch
+from shared.conversations.messages import queue_turn, turn_status
 from shared.conversations.models import (
     Conversation,
     ConversationDetail,
@@ -20,8 +21,8 @@ from shared.conversations.models import (
     MessagePage,
     StartConversation,
 )
-from shared.db import user_read, user_session
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.db import user_read, user_write
+from shared.errors import AppError, Forbidden, IdempotentReplay, InvalidInput, NotFound
 from shared.idempotency import IdempotencyKey
 from shared.observability.context import bind_organization
 
@@ -76,25 +77,31 @@ async def start_conversation(
     bind_organization(organization_id)
     checked = await _start_checks(principal, organization_id, data.agent_id)
     await ratelimit.limit_organization(organization_id)  # after the membership check, outside any transaction
-    async with user_session(principal.claims) as db:
-        if replay := await idempotency.claim(db, key):
-            raise replay
-        agent = _startable(checked)
-        conversation = await creation.create(
-            db, agent, data.lead, channel=data.channel, message=data.message, actor=f"user:{principal.user_id}"
+    write = partial(user_write, principal.claims)
+    try:
+        try:
+            agent = _startable(checked)
+        except AppError:
+            await idempotency.replay_before_refusing(write, key)
+            raise
+        statement = creation.start(
+            agent,
+            data.lead,
+            channel=data.channel,
+            message=data.message,
+            message_status=turn_status("bot"),  # a conversation starts with the bot
+            actor=f"user:{principal.user_id}",
+            key=key,
         )
-        await idempotency.save(db, key, organization_id, CREATED, conversation)
-    if conversation.first_message is None:
+        conversation, first = creation.started(await write(idempotency.claim_first(key), statement))
+    except IdempotentReplay as replay:
+        raise idempotency.replayed_as(replay, Conversation) from None
+    if first is None:
         return conversation
-    queued = conversation.model_copy(
-        update={"first_message": MessageAccepted(id=conversation.first_message.id, status="queued")}
-    )
-    status = await dispatch(
-        StoredMessage(conversation.first_message.id, conversation.id, organization_id, conversation.status),
-        lambda: user_session(principal.claims),
-        lambda db: idempotency.save(db, key, organization_id, CREATED, queued),
-    )
-    return queued if status == "queued" else conversation
+    received = conversation.model_copy(update={"first_message": MessageAccepted(id=first.id, status="received")})
+    if await queue_turn(first, write, idempotency.remember(key, organization_id, CREATED, received)):
+        return conversation
+    return received
 
 
 async def _start_checks(principal: Principal, organization_id: uuid.UUID, agent_id: uuid.UUID) -> dict[str, Any]:

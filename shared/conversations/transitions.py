@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 from shared import idempotency, ratelimit
 from shared.auth import Principal
 from shared.conversations import access
-from shared.conversations.messages import StoredMessage, dispatch
+from shared.conversations.messages import StoredMessage, queue_turn
 from shared.conversations.models import Conversation, HumanReply, Message
-from shared.db import user_session
-from shared.errors import Conflict
+from shared.db import user_write
+from shared.errors import Conflict, IdempotentReplay
 from shared.idempotency import IdempotencyKey
 from shared.jobs import Queued, SendJob, submit
 
@@ -25,8 +26,9 @@ OK = 200
 CREATED = 201
 
 
-# One statement for every edge: move the conversation if it is in a state the edge leaves from, log
-# the event (a lead event and a system message), and return it with its newest unanswered lead message.
+# One statement for every edge: move the conversation if it is in a state the edge leaves from, log the event
+# (a lead event and a system message), mark the newest unanswered lead message queued when Python queues its
+# turn, and return the conversation as its answer's jsonb, remembered for the Idempotency-Key.
 _TRANSITION = """
     with c as (
         update public.conversations c set
@@ -45,13 +47,23 @@ _TRANSITION = """
         select c.organization_id, c.id, 'system', (select auth.uid()), %(event)s::text, 'sent',
                jsonb_build_object('event', %(event)s::text)
         from c
-    )
-    select c.*, to_jsonb(l) as lead, (
-        select p.id from public.messages p
-        where p.conversation_id = c.id and p.role = 'lead' and p.handled_at is null
+    ), p as (
+        select p.id from public.messages p join c on c.id = p.conversation_id
+        where p.role = 'lead' and p.handled_at is null
         order by p.created_at desc, p.id desc limit 1
-    ) as pending_message_id
-    from c join public.leads l on l.id = c.lead_id
+    ), q as (
+        -- h10writes: stored queued before the enqueue, which follows the commit (shared.conversations.messages)
+        update public.messages m set status = 'queued'
+        from p where m.id = p.id and %(queue_pending)s and m.status in ('received', 'queued')
+    ), a as (
+        select c.organization_id, c.updated_at, (select p.id from p) as pending_message_id,
+               (to_jsonb(c) - 'visitor_token_hash')
+               || jsonb_build_object('cost_usd', c.cost_usd::text, 'lead', to_jsonb(l)) as answer
+        from c join public.leads l on l.id = c.lead_id
+    )
+    select a.organization_id, a.updated_at, a.pending_message_id, a.answer,
+           app.remember_response(%(idem_key)s, %(idem_hash)s, a.organization_id, 200, a.answer, null) as remembered
+    from a
 """
 
 
@@ -77,12 +89,18 @@ _HUMAN_REPLY = """
         -- The human's reply answers what the lead said before it; a later return to the bot must not.
         update public.messages m set handled_at = now(), status = 'read'
         from c where m.conversation_id = c.id and m.role = 'lead' and m.handled_at is null
+    ), m as (
+        insert into public.messages as m (organization_id, conversation_id, role, author_id, content, status)
+        select c.organization_id, c.id, 'human', (select auth.uid()), %(content)s,
+               (case when c.channel = 'whatsapp' then 'queued' else 'sent' end)::public.message_status
+        from c
+        returning m.*
+    ), a as (
+        select m.organization_id, to_jsonb(m) || jsonb_build_object('cost_usd', m.cost_usd::text) as answer from m
     )
-    insert into public.messages as m (organization_id, conversation_id, role, author_id, content, status)
-    select c.organization_id, c.id, 'human', (select auth.uid()), %(content)s,
-           (case when c.channel = 'whatsapp' then 'queued' else 'sent' end)::public.message_status
-    from c
-    returning m.*
+    select a.answer,
+           app.remember_response(%(idem_key)s, %(idem_hash)s, a.organization_id, 201, a.answer, null) as remembered
+    from a
 """
 
 
@@ -92,25 +110,31 @@ async def apply(
     """Apply ``transition``: 409 unless the conversation is in a state it leaves from; editors and above."""
     target = await access.for_write(principal, conversation_id)
     await ratelimit.limit_organization(target.organization_id)
-    async with user_session(principal.claims) as db:
-        if replay := await idempotency.claim(db, key):
-            raise replay
+    if key is None and target.status not in transition.allowed_from:
+        raise _refused(target.status, transition)  # with a key, a replay of the first answer comes first
+    # Back to the bot: it answers what the lead said since the human's last reply.
+    queue_pending = transition is RELEASE
+    params = {"id": conversation_id, "to": transition.to, "from": list(transition.allowed_from)}
+    params |= {"event": transition.event, "queue_pending": queue_pending, **idempotency.remembered(key)}
+    write = partial(user_write, principal.claims)
+    try:
+        rows = await write(idempotency.claim_first(key), (_TRANSITION, params))
+    except IdempotentReplay as replay:
+        raise idempotency.replayed_as(replay, Conversation) from None
+    if not rows:
         if target.status not in transition.allowed_from:
-            raise Conflict(f"a {target.status} conversation cannot be {transition.event.replace('_', ' ')}")
-        params = {"id": conversation_id, "to": transition.to, "from": list(transition.allowed_from)}
-        row = await db.one(_TRANSITION, {**params, "event": transition.event})
-        if row is None:
-            raise Conflict("the conversation changed meanwhile; reload it")
-        pending = row.pop("pending_message_id")
-        conversation = access.conversation_from(row)
-        await idempotency.save(db, key, target.organization_id, OK, conversation)
-    if transition is RELEASE and pending is not None:
-        # Back to the bot: it answers what the lead said since the human's last reply. That message may
-        # have been queued (and skipped by the worker) before the takeover, so this turn gets its own
-        # dedup id, or SQS would drop it as a duplicate within five minutes.
-        stored = StoredMessage(pending, conversation.id, conversation.organization_id, "bot")
-        dedup_id = f"{pending}:released:{conversation.updated_at.timestamp():.6f}"
-        await dispatch(stored, lambda: user_session(principal.claims), dedup_id=dedup_id)
+            raise _refused(target.status, transition)
+        raise Conflict("the conversation changed meanwhile; reload it")
+    row = rows[0]
+    conversation = Conversation.model_validate(row["answer"])
+    pending = row["pending_message_id"]
+    if queue_pending and pending is not None:
+        # That message may have been queued (and skipped by the worker) before the takeover, so this turn
+        # gets its own dedup id, or SQS would drop it as a duplicate within five minutes.
+        stored = StoredMessage(pending, conversation.id, conversation.organization_id, "queued")
+        dedup_id = f"{pending}:released:{row['updated_at'].timestamp():.6f}"
+        undo = idempotency.remember(key, target.organization_id, OK, conversation)
+        await queue_turn(stored, write, undo, dedup_id=dedup_id)
     return conversation
 
 
@@ -120,17 +144,23 @@ async def human_reply(
     """A message from the human who has the conversation; 409 unless a human has taken it over."""
     target = await access.for_write(principal, conversation_id)
     await ratelimit.limit_organization(target.organization_id)
-    async with user_session(principal.claims) as db:
-        if replay := await idempotency.claim(db, key):
-            raise replay
+    if target.status != "human" and key is None:
+        raise Conflict("take the conversation over before replying")
+    params = {"id": conversation_id, "content": data.content, **idempotency.remembered(key)}
+    try:
+        rows = await user_write(principal.claims, idempotency.claim_first(key), (_HUMAN_REPLY, params))
+    except IdempotentReplay as replay:
+        raise idempotency.replayed_as(replay, Message) from None
+    if not rows:
         if target.status != "human":
             raise Conflict("take the conversation over before replying")
-        row = await db.one(_HUMAN_REPLY, {"id": conversation_id, "content": data.content})
-        if row is None:
-            raise Conflict("the conversation changed meanwhile; reload it")
-        message = Message.model_validate(row)
-        await idempotency.save(db, key, target.organization_id, CREATED, message)
+        raise Conflict("the conversation changed meanwhile; reload it")
+    message = Message.model_validate(rows[0]["answer"])
     if target.channel == "whatsapp":
         # Sent by the turn worker in the conversation's send group, after the replies stored before it.
         await submit([Queued(conversation_id, SendJob(message_id=message.id))])
     return message
+
+
+def _refused(status: str, transition: Transition) -> Conflict:
+    return Conflict(f"a {status} conversation cannot be {transition.event.replace('_', ' ')}")

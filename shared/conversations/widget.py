@@ -15,7 +15,7 @@ from typing import Any
 
 from shared import idempotency, pagination
 from shared.conversations import creation
-from shared.conversations.messages import ACCEPTED, StoredMessage, dispatch, store_lead_message
+from shared.conversations.messages import ACCEPTED, queue_turn, store_lead_message, stored_from, turn_status
 from shared.conversations.models import ConversationStatus, LeadContact, MessageAccepted, PostMessage
 from shared.conversations.widget_auth import WidgetClient, new_token, token_hash, token_matches
 from shared.conversations.widget_models import (
@@ -24,7 +24,7 @@ from shared.conversations.widget_models import (
     WidgetConversationStarted,
     WidgetMessage,
 )
-from shared.db import Session, service_call, service_session
+from shared.db import service_call, service_write
 from shared.errors import Forbidden, IdempotentReplay, Unauthorized
 from shared.idempotency import IdempotencyKey
 from shared.observability.context import bind_organization
@@ -72,32 +72,45 @@ async def start_conversation(
 ) -> WidgetConversationStarted:
     """Create the visitor's lead and a web conversation; the visitor token is in the response only."""
     token = new_token()
-    async with service_session() as db:
-        agent = await _agent_for(db, client)
-        # Scoped to this caller: the same key from anyone else is another key, never this conversation.
-        scope = client.idempotency_scope(agent.id)
-        replay = await idempotency.claim(db, key, scope=scope)
-        if replay is not None:
-            # Only the token's hash was kept, so the caller's own retry re-issues it (revoking the first).
-            await db.execute(_REPLACE_VISITOR_HASH, (token_hash(token), replay.body["conversation_id"], agent.id))
-        else:
-            started = await _create(db, agent, data, token)
-            await idempotency.save(db, key, agent.organization_id, CREATED, started, scope=scope, omit="visitor_token")
-    if replay is not None:
-        raise IdempotentReplay(replay.status, {**replay.body, "visitor_token": token})
-    if started.first_message is None:
-        return started
-    queued = started.model_copy(update={"first_message": MessageAccepted(id=started.first_message.id, status="queued")})
-    status = await dispatch(
-        StoredMessage(started.first_message.id, started.conversation_id, agent.organization_id, started.status),
-        service_session,
-        lambda db: idempotency.save(db, key, agent.organization_id, CREATED, queued, scope=scope, omit="visitor_token"),
+    agent = _agent_for(await service_call(_AGENT_BY_KEY, (client.publishable_key,)), client)
+    # Scoped to this caller: the same key from anyone else is another key, never this conversation.
+    scope = client.idempotency_scope(agent.id)
+    statement = creation.start(
+        agent,
+        data.visitor or LeadContact(),
+        channel="web",
+        message=data.message,
+        message_status=turn_status("bot"),
+        actor="widget",
+        key=key,
+        scope=scope,
+        visitor_token_hash=token_hash(token),
     )
-    return queued if status == "queued" else started
+    try:
+        if agent.status != "active":
+            await idempotency.replay_before_refusing(service_write, key, scope=scope)
+            agent.check_active()
+        conversation, first = creation.started(
+            await service_write(idempotency.claim_first(key, scope=scope), statement)
+        )
+    except IdempotentReplay as replay:
+        # Only the token's hash was kept, so the caller's own retry re-issues it (revoking the first).
+        await service_call(_REPLACE_VISITOR_HASH, (token_hash(token), replay.body["conversation_id"], agent.id))
+        raise idempotency.replayed_as(replay, WidgetConversationStarted, visitor_token=token) from None
+    started = WidgetConversationStarted(
+        conversation_id=conversation.id,
+        visitor_token=token,
+        status=conversation.status,
+        first_message=conversation.first_message,
+    )
+    if first is None:
+        return started
+    received = started.model_copy(update={"first_message": MessageAccepted(id=first.id, status="received")})
+    undo = idempotency.remember(key, agent.organization_id, CREATED, received, scope=scope, omit="visitor_token")
+    return started if await queue_turn(first, service_write, undo) else received
 
 
-async def _agent_for(db: Session, client: WidgetClient) -> creation.Agent:
-    row = await db.one(_AGENT_BY_KEY, (client.publishable_key,))
+def _agent_for(row: dict[str, Any] | None, client: WidgetClient) -> creation.Agent:
     if row is None:
         raise Unauthorized("unknown publishable key")
     bind_organization(row["organization_id"])
@@ -106,46 +119,19 @@ async def _agent_for(db: Session, client: WidgetClient) -> creation.Agent:
     return creation.Agent(row["id"], row["organization_id"], row["status"], row["current_version"])
 
 
-async def _create(
-    db: Session, agent: creation.Agent, data: StartWidgetConversation, token: str
-) -> WidgetConversationStarted:
-    agent.check_active()
-    conversation = await creation.create(
-        db,
-        agent,
-        data.visitor or LeadContact(),
-        channel="web",
-        message=data.message,
-        actor="widget",
-        visitor_token_hash=token_hash(token),
-    )
-    return WidgetConversationStarted(
-        conversation_id=conversation.id,
-        visitor_token=token,
-        status=conversation.status,
-        first_message=conversation.first_message,
-    )
-
-
 async def post_message(
     conversation_id: uuid.UUID, token: str, data: PostMessage, key: IdempotencyKey | None
 ) -> MessageAccepted:
     """Store the visitor's message and queue the agent's turn, as ``POST /conversations/{id}/messages`` does."""
     scope = f"conversation:{conversation_id}"
-    async with service_session() as db:
-        visitor = await _visitor(db, conversation_id, token)
-        if replay := await idempotency.claim(db, key, scope=scope):
-            raise replay
-        stored = await store_lead_message(db, conversation_id, data.content)
-        received = MessageAccepted(id=stored.id, status="received")
-        await idempotency.save(db, key, visitor.organization_id, ACCEPTED, received, scope=scope)
-    queued = MessageAccepted(id=stored.id, status="queued")
-    status = await dispatch(
-        stored,
-        service_session,
-        lambda db: idempotency.save(db, key, visitor.organization_id, ACCEPTED, queued, scope=scope),
-    )
-    return queued if status == "queued" else received
+    visitor = _checked_visitor(await service_call(_VISITOR_CONVERSATION, (conversation_id,)), token)
+    statement = store_lead_message(conversation_id, data.content, turn_status(visitor.status), key, scope)
+    stored = stored_from(await service_write(idempotency.claim_first(key, scope=scope), statement))
+    received = MessageAccepted(id=stored.id, status="received")
+    undo = idempotency.remember(key, visitor.organization_id, ACCEPTED, received, scope=scope)
+    if await queue_turn(stored, service_write, undo):
+        return MessageAccepted(id=stored.id, status="queued")
+    return received
 
 
 async def get_conversation(
@@ -168,10 +154,6 @@ async def get_conversation(
         next_cursor=next_cursor,
         poll_cursor=poll_cursor,
     )
-
-
-async def _visitor(db: Session, conversation_id: uuid.UUID, token: str) -> Visitor:
-    return _checked_visitor(await db.one(_VISITOR_CONVERSATION, (conversation_id,)), token)
 
 
 def _checked_visitor(row: dict[str, Any] | None, token: str) -> Visitor:

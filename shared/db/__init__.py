@@ -1,5 +1,23 @@
 """Postgres access: one connection per container, every request in its own transaction."""
 
-from shared.db.session import Session, service_call, service_session, user_read, user_session
+from shared.db.session import (
+    Session,
+    Statement,
+    service_call,
+    service_session,
+    service_write,
+    user_read,
+    user_session,
+    user_write,
+)
 
-__all__ = ["Session", "service_call", "service_session", "user_read", "user_session"]
+__all__ = [
+    "Session",
+    "Statement",
+    "service_call",
+    "service_session",
+    "service_write",
+    "user_read",
+    "user_session",
+    "user_write",
+]

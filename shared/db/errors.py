@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import psycopg
 from psycopg import errors as pg
 
-from shared.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
+from shared.errors import AppError, Conflict, Forbidden, IdempotentReplay, InvalidInput, NotFound, UpstreamUnavailable
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# app.claim_idempotency_key_or_raise: the key was used before; DETAIL is the claim.
+_KEY_USED = "CA409"
 
 
-def translate(exc: psycopg.Error) -> AppError:
-    """Map one psycopg error to the AppError the caller should see."""
+def translate(exc: psycopg.Error) -> AppError | IdempotentReplay:
+    """Map one psycopg error to the AppError the caller should see (or the replay of an earlier answer)."""
     diag = exc.diag
+    if diag.sqlstate == _KEY_USED:
+        return claim_refusal(json.loads(diag.message_detail or "{}")) or AppError("idempotency key not claimed")
     if isinstance(exc, pg.InsufficientPrivilege):
         return Forbidden("not allowed")
     if isinstance(exc, pg.NoDataFound):
@@ -45,3 +54,17 @@ def _field(column: str | None, constraint: str | None) -> str:
 
 def _conflict_detail(constraint: str | None) -> str:
     return f"already exists ({constraint})" if constraint else "already exists"
+
+
+def claim_refusal(claim: dict[str, Any]) -> AppError | IdempotentReplay | None:
+    """What a claimed Idempotency-Key answers: None when new, else the replay, a 422 or a 409."""
+    state = claim.get("state")
+    if state == "new":
+        return None
+    if state == "replay":
+        return IdempotentReplay(int(claim["status"]), claim["body"])
+    if state == "mismatch":
+        return InvalidInput.for_field(f"header.{IDEMPOTENCY_HEADER}", "was already used with a different request")
+    if state == "busy":
+        return Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
+    return AppError("idempotency key could not be claimed")

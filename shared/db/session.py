@@ -36,6 +36,7 @@ _OPENINGS_SIZE = 256
 
 
 Params = Mapping[str, Any] | tuple[Any, ...]
+Statement = tuple[LiteralString, Params]
 
 
 class Session:
@@ -102,7 +103,7 @@ class Session:
 @asynccontextmanager
 async def user_session(claims: Mapping[str, Any]) -> AsyncIterator[Session]:
     """A transaction as role ``authenticated`` with the caller's verified JWT claims."""
-    async with _transaction("authenticated", json.dumps(claims, separators=(",", ":"))) as session:
+    async with _transaction("authenticated", _claims_json(claims)) as session:
         yield session
 
 
@@ -122,7 +123,16 @@ async def user_read(
     script, so a warm read costs the same one round trip as a bare SELECT. ``work_mem`` (say
     ``"64MB"``) is set for this transaction only, in the same opening statement, before ``sql`` is planned.
     """
-    return await _one_trip("authenticated", json.dumps(claims, separators=(",", ":")), sql, params, work_mem)
+    return await _one_trip("authenticated", _claims_json(claims), [(sql, params)], work_mem)
+
+
+async def user_write(claims: Mapping[str, Any], *statements: Statement) -> list[Row]:
+    """Run ``statements`` in order as the caller, in one transaction and one round trip; the last one's rows.
+
+    For writes: an Idempotency-Key claim, the write and its remembered response travel as one script.
+    A statement that raises stops the script, and the transaction rolls back.
+    """
+    return await _one_trip("authenticated", _claims_json(claims), list(statements))
 
 
 async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
@@ -130,26 +140,44 @@ async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
 
     For the worker's hot path (``app.begin_turn`` / ``app.finish_turn``) and service-path reads.
     """
-    rows = await _one_trip("service_role", _SERVICE_CLAIMS, sql, params)
+    rows = await _one_trip("service_role", _SERVICE_CLAIMS, [(sql, params)])
     return rows[0] if rows else None
 
 
+async def service_write(*statements: Statement) -> list[Row]:
+    """``user_write`` as ``service_role`` (RLS bypassed): the widget and webhooks, scoped by what they proved."""
+    return await _one_trip("service_role", _SERVICE_CLAIMS, list(statements))
+
+
+def _claims_json(claims: Mapping[str, Any]) -> str:
+    return json.dumps(claims, separators=(",", ":"))
+
+
 async def _one_trip(
-    role: str, claims_json: str, sql: LiteralString, params: Params, work_mem: str | None = None
+    role: str, claims_json: str, statements: list[Statement], work_mem: str | None = None
 ) -> list[Row]:
-    """Begin under ``role`` and claims, run ``sql``, commit: one query with client-side binding."""
+    """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding."""
     for attempt in range(2):
         conn = await get_connection()
         cursor = psycopg.AsyncClientCursor(conn)
-        script = _opening(cursor, role, claims_json, work_mem) + "; " + cursor.mogrify(sql, params) + "; commit"
+        script = "; ".join(
+            [
+                _opening(cursor, role, claims_json, work_mem),
+                *(cursor.mogrify(sql, params) for sql, params in statements),
+                "commit",
+            ]
+        )
         try:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(script.encode())
-                cur.nextset()  # past BEGIN
-                cur.nextset()  # past set_config
+                for _ in range(1 + len(statements)):
+                    cur.nextset()  # past BEGIN, set_config and all but the last statement
                 result = cur.pgresult  # its status, not ``description``, which builds every column's object
                 return await cur.fetchall() if result is not None and result.status == pq.ExecStatus.TUPLES_OK else []
         except psycopg.OperationalError as exc:
+            # A connection the server dropped while idle (timeout, failover) never ran the script: retried once
+            # on a new one. Only a commit whose answer was lost could run twice; an Idempotency-Key makes that
+            # retry a replay (the write scripts claim it first).
             discard_connection()
             if attempt == 1:
                 raise UpstreamUnavailable("database unavailable") from exc

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from shared.auth import Principal
-from shared.db import Session, user_read, user_session
+from shared.db import Session, user_read, user_write
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.experiments import results
 from shared.experiments.models import (
@@ -21,7 +21,8 @@ from shared.observability.context import bind_organization
 
 _AGENT = """
     select a.organization_id, a.organization_id in (select app.my_org_ids_with_role('editor')) as can_write,
-           array(select v.version from public.agent_versions v where v.agent_id = a.id) as versions
+           array(select v.version from public.agent_versions v where v.agent_id = a.id) as versions,
+           exists (select 1 from public.experiments e where e.agent_id = a.id and e.status = 'running') as running
     from public.agents a where a.id = %s
 """
 _CREATE = "select public.create_experiment(%s, %s, %s, %s::jsonb, %s) as e"
@@ -33,6 +34,7 @@ _WITH_VARIANTS = """
     from public.experiments e
 """
 _EXPERIMENT = _WITH_VARIANTS + "where e.id = %s"
+_RUNNING = _WITH_VARIANTS + "where e.agent_id = %s and e.status = 'running'"
 _LIST = _WITH_VARIANTS + "where e.agent_id = %s order by e.started_at desc, e.id desc limit 100"
 # One round trip: no row means the agent is not visible; one row with a null id, no experiments.
 _VISIBLE_LIST = (
@@ -69,24 +71,22 @@ _WITH_SUMS = (
 
 async def create_experiment(principal: Principal, agent_id: uuid.UUID, body: CreateExperiment) -> Experiment:
     """Start an experiment on the agent; new conversations are assigned from now on. Editors and above."""
-    async with user_session(principal.claims) as db:
-        agent = await db.one(_AGENT, (agent_id,))
-        if agent is None:
-            raise NotFound("agent not found")
-        bind_organization(agent["organization_id"])
-        if not agent["can_write"]:
-            raise Forbidden("only owners, admins and editors start experiments")
-        for index, variant in enumerate(body.variants):
-            if variant.version not in agent["versions"]:
-                raise InvalidInput.for_field(f"body.variants[{index}].version", "no such version of this agent")
-        if await db.one(
-            "select 1 from public.experiments e where e.agent_id = %s and e.status = 'running'", (agent_id,)
-        ):
-            raise Conflict("the agent already runs an experiment; stop it first")
-        spec = json.dumps([v.model_dump() for v in body.variants])
-        row = await db.one(_CREATE, (agent_id, body.name, body.primary_metric, spec, body.control_version))
-        assert row is not None
-        return await _experiment(db, uuid.UUID(row["e"]["id"]))
+    # h10writes: read, decide, then write and read back in one script: two round trips.
+    found = await user_read(principal.claims, _AGENT, (agent_id,))
+    agent = found[0] if found else None
+    if agent is None:
+        raise NotFound("agent not found")
+    bind_organization(agent["organization_id"])
+    if not agent["can_write"]:
+        raise Forbidden("only owners, admins and editors start experiments")
+    for index, variant in enumerate(body.variants):
+        if variant.version not in agent["versions"]:
+            raise InvalidInput.for_field(f"body.variants[{index}].version", "no such version of this agent")
+    if agent["running"]:
+        raise Conflict("the agent already runs an experiment; stop it first")
+    spec = json.dumps([v.model_dump() for v in body.variants])
+    create = (_CREATE, (agent_id, body.name, body.primary_metric, spec, body.control_version))
+    return _found(await user_write(principal.claims, create, (_RUNNING, (agent_id,))))
 
 
 async def list_experiments(principal: Principal, agent_id: uuid.UUID) -> ExperimentList:
@@ -111,20 +111,23 @@ async def experiment_results(principal: Principal, experiment_id: uuid.UUID) -> 
 
 async def stop_experiment(principal: Principal, experiment_id: uuid.UUID, body: StopExperiment) -> Experiment:
     """Stop assigning; with ``promote_version``, that variant's configuration becomes the agent's current one."""
-    async with user_session(principal.claims) as db:
-        experiment = await _experiment(db, experiment_id)
-        if body.promote_version is not None and body.promote_version not in {v.version for v in experiment.variants}:
-            raise InvalidInput.for_field("body.promote_version", "is not a version of this experiment's variants")
-        await db.one(_STOP, (experiment_id, body.promote_version))
-        return await _experiment(db, experiment_id)
+    # h10writes: read, decide, then write and read back in one script: two round trips.
+    experiment = _found(await user_read(principal.claims, _EXPERIMENT, (experiment_id,)))
+    if body.promote_version is not None and body.promote_version not in {v.version for v in experiment.variants}:
+        raise InvalidInput.for_field("body.promote_version", "is not a version of this experiment's variants")
+    stop = (_STOP, (experiment_id, body.promote_version))
+    return _found(await user_write(principal.claims, stop, (_EXPERIMENT, (experiment_id,))))
 
 
 async def _experiment(db: Session, experiment_id: uuid.UUID) -> Experiment:
-    row = await db.one(_EXPERIMENT, (experiment_id,))
-    if row is None:
+    return _found([row] if (row := await db.one(_EXPERIMENT, (experiment_id,))) else [])
+
+
+def _found(rows: list[dict[str, Any]]) -> Experiment:
+    if not rows:
         raise NotFound("experiment not found")
-    bind_organization(row["organization_id"])
-    return Experiment.model_validate(row)
+    bind_organization(rows[0]["organization_id"])
+    return Experiment.model_validate(rows[0])
 
 
 def _sums(row: dict[str, Any]) -> results.VariantSums:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.auth import Principal
-from shared.db import user_read, user_session
+from shared.db import user_read, user_write
 from shared.errors import NotFound
 
 Action = Literal["pause", "resume", "cancel"]
@@ -33,6 +33,9 @@ _FOLLOW_UPS = """
     from public.conversations c
     where c.id = %(id)s
 """
+# The change and the follow-ups it leaves, in one script (one round trip): _FOLLOW_UPS sees the change
+# made before it in the same transaction.
+_CHANGE = "select public.set_follow_ups(%s, %s) as result"
 
 
 class FollowUpStep(BaseModel):
@@ -67,6 +70,20 @@ def _step(row: dict[str, object]) -> FollowUpStep:
 async def follow_ups(principal: Principal, conversation_id: uuid.UUID) -> FollowUps:
     """The conversation's follow-ups, as its organization's members see them (404 for anyone else)."""
     rows = await user_read(principal.claims, _FOLLOW_UPS, {"id": conversation_id, "limit": HISTORY_LIMIT})
+    return _follow_ups(conversation_id, rows)
+
+
+async def change(principal: Principal, conversation_id: uuid.UUID, action: Action) -> FollowUps:
+    """Pause, resume or cancel the conversation's follow-ups (editors and above), then show them."""
+    rows = await user_write(
+        principal.claims,
+        (_CHANGE, (conversation_id, action)),
+        (_FOLLOW_UPS, {"id": conversation_id, "limit": HISTORY_LIMIT}),
+    )
+    return _follow_ups(conversation_id, rows)
+
+
+def _follow_ups(conversation_id: uuid.UUID, rows: list[dict[str, Any]]) -> FollowUps:
     if not rows:
         raise NotFound("conversation not found")
     conversation = rows[0]
@@ -78,10 +95,3 @@ async def follow_ups(principal: Principal, conversation_id: uuid.UUID) -> Follow
         next=waiting[0] if waiting else None,
         history=[s for s in steps if s.status not in ("scheduled", "paused", "claimed")],
     )
-
-
-async def change(principal: Principal, conversation_id: uuid.UUID, action: Action) -> FollowUps:
-    """Pause, resume or cancel the conversation's follow-ups (editors and above), then show them."""
-    async with user_session(principal.claims) as db:
-        await db.one("select public.set_follow_ups(%s, %s) as result", (conversation_id, action))
-    return await follow_ups(principal, conversation_id)

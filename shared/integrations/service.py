@@ -12,7 +12,7 @@ from typing import LiteralString
 
 from shared import pagination
 from shared.auth import Principal
-from shared.db import Session, user_read, user_session
+from shared.db import Statement, user_read, user_session, user_write
 from shared.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.integrations.changes import checked_change
 from shared.integrations.kinds import secret_values
@@ -35,6 +35,12 @@ _PAGE: LiteralString = """
     ) i on true
     where o.id = %(org)s
     order by i.created_at desc, i.id desc
+"""
+_CURRENT: LiteralString = """
+    select i.organization_id, i.kind::text as kind, i.config,
+           exists (select 1 from public.agents a where a.id = %(agent_id)s and a.organization_id = i.organization_id)
+               as agent_in_organization
+    from public.integrations i where i.id = %(id)s
 """
 _UPDATE: LiteralString = """
     update public.integrations i set
@@ -110,22 +116,22 @@ async def update_integration(principal: Principal, integration_id: uuid.UUID, da
     """
     if {"external_id", "config", "credentials"} & data.model_fields_set:
         await _verify_number_change(principal, integration_id, data)
-    async with user_session(principal.claims) as db:
-        current = await db.one(
-            "select i.organization_id, i.kind::text as kind, i.config from public.integrations i where i.id = %s",
-            (integration_id,),
-        )
-        if current is None:
-            raise NotFound("integration not found")
-        bind_organization(current["organization_id"])
-        change = checked_change(current["kind"], current["config"], data)
-        if data.agent_id is not None:
-            await _check_agent(db, data.agent_id, current["organization_id"])
-        if change.credentials is not None:
-            await db.one("select app.set_integration_credentials(%s, %s)", (integration_id, change.credentials))
-        row = await db.one(_UPDATE, {**change.params, "id": integration_id})
-        if row is None:
-            raise Forbidden("only owners and admins manage integrations")
+    # Read in a transaction of its own (one round trip): Python decides the change, then one script writes it.
+    found = await user_read(principal.claims, _CURRENT, {"id": integration_id, "agent_id": data.agent_id})
+    if not found:
+        raise NotFound("integration not found")
+    current = found[0]
+    bind_organization(current["organization_id"])
+    change = checked_change(current["kind"], current["config"], data)
+    if data.agent_id is not None and not current["agent_in_organization"]:
+        raise InvalidInput.for_field("body.agent_id", "references a missing row")
+    statements: list[Statement] = []
+    if change.credentials is not None:
+        statements.append(("select app.set_integration_credentials(%s, %s)", (integration_id, change.credentials)))
+    rows = await user_write(principal.claims, *statements, (_UPDATE, {**change.params, "id": integration_id}))
+    if not rows:
+        raise Forbidden("only owners and admins manage integrations")
+    row = rows[0]
     return Integration.model_validate(row)
 
 
@@ -175,11 +181,3 @@ async def _verify_number_change(principal: Principal, integration_id: uuid.UUID,
     if not number or not waba_id:
         raise numbers.not_verified()
     await numbers.verify_ownership(str(number), str(waba_id), token)
-
-
-async def _check_agent(db: Session, agent_id: uuid.UUID, organization_id: uuid.UUID) -> None:
-    found = await db.one(
-        "select 1 from public.agents a where a.id = %s and a.organization_id = %s", (agent_id, organization_id)
-    )
-    if found is None:
-        raise InvalidInput.for_field("body.agent_id", "references a missing row")

@@ -13,7 +13,7 @@ from typing import LiteralString
 
 from shared import pagination
 from shared.auth import Principal
-from shared.db import Session, user_read, user_session
+from shared.db import Session, user_read, user_session, user_write
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.knowledge import jobs, queue
 from shared.knowledge.models import CreateFaq, CreateSource, CreateText, Source, SourceList, UpdateSource
@@ -116,23 +116,26 @@ async def get_source(principal: Principal, source_id: uuid.UUID) -> Source:
 
 async def update_source(principal: Principal, source_id: uuid.UUID, data: UpdateSource) -> Source:
     """Change a source's title or content; changed content is indexed again as a new version."""
-    async with user_session(principal.claims) as db:
-        current = await db.one("select d.kind from public.knowledge_documents d where d.id = %s", (source_id,))
-        if current is None:
-            raise NotFound("source not found")
-        given = {"content", "faq", "url"} & data.model_fields_set
-        wrong = given - {_FIELD_OF_KIND[str(current["kind"])]}
-        if wrong:
-            field = sorted(wrong)[0]
-            raise InvalidInput.for_field(f"body.{field}", f"a {current['kind']} source has no {field}")
-        params = {
-            "id": source_id,
-            "title": data.title,
-            "content": data.content,
-            "faq": json.dumps([e.model_dump() for e in data.faq]) if data.faq is not None else None,
-            "url": str(data.url) if data.url is not None else None,
-        }
-        row = await db.one(_UPDATE, params)
+    # h10writes: the kind read in a transaction of its own, then the update in one script: two round trips.
+    found = await user_read(
+        principal.claims, "select d.kind from public.knowledge_documents d where d.id = %s", (source_id,)
+    )
+    if not found:
+        raise NotFound("source not found")
+    kind = str(found[0]["kind"])
+    wrong = ({"content", "faq", "url"} & data.model_fields_set) - {_FIELD_OF_KIND[kind]}
+    if wrong:
+        field = sorted(wrong)[0]
+        raise InvalidInput.for_field(f"body.{field}", f"a {kind} source has no {field}")
+    params = {
+        "id": source_id,
+        "title": data.title,
+        "content": data.content,
+        "faq": json.dumps([e.model_dump() for e in data.faq]) if data.faq is not None else None,
+        "url": str(data.url) if data.url is not None else None,
+    }
+    rows = await user_write(principal.claims, (_UPDATE, params))
+    row = rows[0] if rows else None
     if row is None:
         raise Forbidden("editors change sources")  # it was visible a statement ago: the role is short
     return await _queue(row)

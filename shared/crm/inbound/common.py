@@ -19,19 +19,32 @@ from typing import Any, Literal, LiteralString
 from pydantic import BaseModel
 
 from shared import json_body
-from shared.db import service_session
+from shared.db import service_write
 from shared.observability.context import bind_organization
-from shared.secrets_store import read_secrets
 
+# The integration, its credentials from the vault, and which of the webhook's deals it created, in one round trip.
 _BY_ID: LiteralString = """
-    select i.id, i.organization_id, i.enabled, i.config, i.secret_id, i.external_id from public.integrations i
-    where i.id = %s and i.kind = %s::text
+    select i.id, i.organization_id, i.enabled, i.config, i.external_id, s.secret,
+           array(select k.deal_id from public.crm_links k
+                 where k.integration_id = i.id and k.deal_id = any (%(deals)s::text[])) as linked_deals
+    from public.integrations i left join lateral app.read_secrets(array[i.secret_id]) s on true
+    where i.id = %(id)s and i.kind = %(kind)s::text
 """
 _BY_EXTERNAL_ID: LiteralString = """
-    select i.id, i.organization_id, i.enabled, i.config, i.secret_id, i.external_id from public.integrations i
-    where i.kind = %s::text and i.external_id = any (%s)
+    select i.id, i.organization_id, i.enabled, i.config, i.external_id, s.secret,
+           array(select k.deal_id from public.crm_links k
+                 where k.integration_id = i.id and k.deal_id = any (%(deals)s::text[])) as linked_deals
+    from public.integrations i left join lateral app.read_secrets(array[i.secret_id]) s on true
+    where i.kind = %(kind)s::text and i.external_id = any (%(external_ids)s::text[])
 """
-_RECORD: LiteralString = "select app.record_crm_outcome(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) as result"
+# Every outcome of one integration in one statement (one round trip).
+_RECORD: LiteralString = """
+    select app.record_crm_outcome(%(integration_id)s, o.outcome, o.deal_id, o.email, o.external_id, o.value,
+                                  o.currency, o.occurred_at, o.data) as result
+    from jsonb_to_recordset(%(outcomes)s::jsonb) as o(
+        outcome text, deal_id text, email text, external_id text, value numeric, currency text,
+        occurred_at timestamptz, data jsonb)
+"""
 
 
 class Receipt(BaseModel):
@@ -51,6 +64,7 @@ class Connected:
     external_id: str | None
     config: dict[str, Any]
     credentials: dict[str, str] = field(repr=False)
+    linked_deals: frozenset[str] = frozenset()  # of the deals asked about, those this integration created
 
 
 @dataclass(frozen=True)
@@ -69,37 +83,37 @@ class DealOutcome:
 
 async def load_one(kind: str, integration_id: uuid.UUID) -> Connected | None:
     """The integration of ``kind`` with this id, or None."""
-    found = await _load(_BY_ID, (integration_id, kind))
+    found = await _load(_BY_ID, {"id": integration_id, "kind": kind, "deals": []})
     return found[0] if found else None
 
 
-async def load_by_external_ids(kind: str, external_ids: Iterable[str]) -> list[Connected]:
-    """The integrations of ``kind`` whose external id is among ``external_ids``."""
-    return await _load(_BY_EXTERNAL_ID, (kind, sorted(set(external_ids))))
-
-
-async def linked_deals(integration_id: uuid.UUID, deal_ids: Sequence[str]) -> set[str]:
-    """Which of ``deal_ids`` are deals this integration created for one of our leads."""
-    async with service_session() as db:
-        rows = await db.all(
-            "select k.deal_id from public.crm_links k where k.integration_id = %s and k.deal_id = any (%s)",
-            (integration_id, list(deal_ids)),
-        )
-    return {str(row["deal_id"]) for row in rows}
+async def load_by_external_ids(kind: str, external_ids: Iterable[str], deal_ids: Iterable[str] = ()) -> list[Connected]:
+    """The integrations of ``kind`` whose external id is among ``external_ids``, each with which of
+    ``deal_ids`` it created for one of our leads."""
+    params = {"kind": kind, "external_ids": sorted(set(external_ids)), "deals": sorted(set(deal_ids))}
+    return await _load(_BY_EXTERNAL_ID, params)
 
 
 async def record(integration: Connected, outcomes: Sequence[DealOutcome]) -> int:
-    """Apply ``outcomes`` in one transaction; how many converted or lost a lead."""
+    """Apply ``outcomes`` in one transaction and one round trip; how many converted or lost a lead."""
     if not outcomes or not integration.enabled:
         return 0
     bind_organization(integration.organization_id)
-    recorded = 0
-    async with service_session() as db:
-        for o in outcomes:
-            params = (integration.id, o.outcome, o.deal_id, o.email, o.external_id, o.value, o.currency)
-            row = await db.one(_RECORD, (*params, o.occurred_at, json.dumps(o.data)))
-            recorded += bool(row and row["result"].get("status") in ("converted", "lost"))
-    return recorded
+    items = [
+        {
+            "outcome": o.outcome,
+            "deal_id": o.deal_id,
+            "email": o.email,
+            "external_id": o.external_id,
+            "value": str(o.value) if o.value is not None else None,
+            "currency": o.currency,
+            "occurred_at": o.occurred_at.isoformat() if o.occurred_at else None,
+            "data": o.data,
+        }
+        for o in outcomes
+    ]
+    rows = await service_write((_RECORD, {"integration_id": integration.id, "outcomes": json.dumps(items)}))
+    return sum(bool(row["result"] and row["result"].get("status") in ("converted", "lost")) for row in rows)
 
 
 def same_secret(presented: str | None, expected: str | None) -> bool:
@@ -122,10 +136,7 @@ def amount(value: Any) -> Decimal | None:
     return number if number is not None and number.is_finite() and number >= 0 else None
 
 
-async def _load(sql: LiteralString, params: tuple[Any, ...]) -> list[Connected]:
-    async with service_session() as db:
-        rows = await db.all(sql, params)
-        secrets = await read_secrets(db, [row["secret_id"] for row in rows if row["secret_id"]])
+async def _load(sql: LiteralString, params: dict[str, Any]) -> list[Connected]:
     return [
         Connected(
             id=row["id"],
@@ -133,7 +144,8 @@ async def _load(sql: LiteralString, params: tuple[Any, ...]) -> list[Connected]:
             enabled=row["enabled"],
             external_id=row["external_id"],
             config=row["config"],
-            credentials=json.loads(secrets[row["secret_id"]]) if row["secret_id"] in secrets else {},
+            credentials=json.loads(row["secret"]) if row["secret"] else {},
+            linked_deals=frozenset(row["linked_deals"] or ()),
         )
-        for row in rows
+        for row in await service_write((sql, params))
     ]

@@ -24,7 +24,6 @@ from shared.crm.inbound.common import (
     DealOutcome,
     Receipt,
     amount,
-    linked_deals,
     load_by_external_ids,
     parse_json,
     record,
@@ -81,7 +80,8 @@ async def receive(request: SignedRequest) -> Receipt:
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise MalformedRequest("expected HubSpot's array of subscription events")
     portals = {str(e.get("portalId")) for e in events}
-    integrations = await load_by_external_ids("hubspot", portals)
+    deals = [str(e.get("objectId")) for e in events if e.get("subscriptionType") == "deal.propertyChange"]
+    integrations = await load_by_external_ids("hubspot", portals, deals)
     if events and not integrations:
         raise NotFound("no integration for this HubSpot portal")
     recorded = 0
@@ -105,7 +105,7 @@ async def _outcomes(integration: Connected, events: list[dict[str, Any]]) -> lis
     ]
     if not changes or not integration.enabled:
         return []
-    linked = await linked_deals(integration.id, [str(e.get("objectId")) for e in changes])
+    linked = integration.linked_deals
     outcomes = []
     for event in changes:
         deal_id = str(event.get("objectId"))

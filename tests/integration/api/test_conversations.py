@@ -247,6 +247,29 @@ def test_a_failed_enqueue_still_answers_202_and_the_cron_requeues(
     assert rows(database_url, "select status from public.messages where id = %s", message_id) == [("queued",)]
 
 
+def test_a_queued_message_nobody_handled_for_long_is_sent_by_the_cron(
+    org: dict[str, Any], start: Callable[..., dict[str, Any]], queue: Any, database_url: str
+) -> None:
+    from shared.conversations.requeue import LOST_AFTER, requeue_stalled
+
+    # given two lead messages stored queued and never handled: one long ago (its process died between the
+    # commit and the enqueue), one recently (its turn may still be waiting on the queue)
+    conversation = start()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        ids = [
+            conn.execute(
+                "insert into public.messages (organization_id, conversation_id, role, content, status, created_at)"
+                " values (%s, %s, 'lead', 'Oi', 'queued', now() - %s) returning id",
+                (org["id"], conversation["id"], age),
+            ).fetchone()[0]  # type: ignore[index]
+            for age in (LOST_AFTER + timedelta(minutes=1), timedelta(minutes=2))
+        ]
+    # when the requeue cron runs
+    run(requeue_stalled())
+    # then only the lost one is sent again
+    assert [json.loads(t["Body"])["message_id"] for t in turns_for(queue, conversation["id"])] == [str(ids[0])]
+
+
 def test_a_message_to_a_taken_over_conversation_is_stored_not_queued(
     api: LambdaApi, org: dict[str, Any], start: Callable[..., dict[str, Any]], queue: Any
 ) -> None:

@@ -1,9 +1,11 @@
-"""Round trips per request: every read is one, and no request calls Redis, SQS or HTTP inside a transaction."""
+"""Round trips per read: every read is one, and none calls Redis, SQS or HTTP inside a transaction.
+
+The writes are counted in ``test_write_round_trips.py`` and ``test_webhook_round_trips.py``.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -14,7 +16,6 @@ import pytest
 
 from local_runtime.gateway.routes import routes
 from tests.support.api import LambdaApi, LambdaResponse
-from tests.support.tokens import hs256_token
 from tests.support.traffic import Traffic, recorded
 
 pytestmark = pytest.mark.integration
@@ -221,130 +222,3 @@ def test_a_read_outside_the_callers_organizations_is_a_404_in_one_round_trip(
 
 def _no_call_inside_a_transaction(traffic: Traffic) -> None:
     assert traffic.calls_in_transaction == [], traffic.calls_in_transaction
-
-
-# Every write a member makes, in an order that leaves each the state it needs, with the round trips it
-# takes today: a single-statement write is two (the statement opening the transaction, then commit);
-# the conversation writes read their target first (one round trip, committed, so the rate limit's
-# Redis call is outside any transaction), then claim the idempotency key, write, save the response and
-# commit; a queued message adds a transaction after the SQS send. Issue 10 asks for at most two.
-WRITES: list[tuple[str, str, str, Any, int]] = [
-    ("createOrganization", "POST", "/organizations", {"name": "Round trips"}, 2),
-    ("addMember", "POST", "/organizations/{organization_id}/members", {"email": "rt@example.com", "role": "viewer"}, 2),
-    (
-        "createAgent",
-        "POST",
-        "/organizations/{organization_id}/agents",
-        {"name": "B", "persona": "p", "preset": "bant"},
-        2,
-    ),
-    ("updateAgent", "PATCH", "/agents/{agent_id}", {"temperature": 0.5}, 3),
-    ("startConversation", "POST", "/organizations/{organization_id}/conversations", {"agent_id": "{agent_id}"}, 6),
-    ("postMessage", "POST", "/conversations/{conversation_id}/messages", {"content": "oi"}, 8),
-    ("takeOverConversation", "POST", "/conversations/{conversation_id}/takeover", None, 5),
-    ("humanReply", "POST", "/conversations/{conversation_id}/replies", {"content": "olá"}, 5),
-    ("returnToBot", "POST", "/conversations/{conversation_id}/release", None, 5),
-    ("closeConversation", "POST", "/conversations/{conversation_id}/close", None, 5),
-    (
-        "createIntegration",
-        "POST",
-        "/organizations/{organization_id}/integrations",
-        {
-            "kind": "pipedrive",
-            "name": "P",
-            "credentials": {"api_token": "t" * 40, "webhook_username": "u", "webhook_password": "p" * 24},
-        },
-        2,
-    ),
-    (
-        "createWebhookEndpoint",
-        "POST",
-        "/organizations/{organization_id}/webhook-endpoints",
-        {
-            "url": "https://hooks.example.com/rt",
-            "events": ["lead.qualified"],
-        },
-        2,
-    ),
-    ("updateWebhookEndpoint", "PATCH", "/webhook-endpoints/{endpoint_id}", {"enabled": True}, 2),
-    ("rotateWebhookSecret", "POST", "/webhook-endpoints/{endpoint_id}/rotate-secret", {}, 2),
-    ("deleteWebhookEndpoint", "DELETE", "/webhook-endpoints/{endpoint_id}", None, 2),
-    ("archiveAgent", "DELETE", "/agents/{agent_id}", None, 2),
-]
-
-
-@pytest.fixture(scope="module")
-def module_tenant(database_url: str, jwt_secret: str) -> dict[str, Any]:
-    """An owner's organization with an agent, a conversation with the bot, and a webhook endpoint."""
-    owner, org = uuid.uuid4(), uuid.uuid4()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("insert into auth.users (id, email) values (%s, %s)", (owner, f"{owner.hex}@example.com"))
-        conn.execute(
-            "insert into public.organizations (id, name, slug) values (%s, 'RT', %s)", (org, f"rt-{org.hex[:12]}")
-        )
-        conn.execute(
-            "insert into public.memberships (organization_id, user_id, role) values (%s, %s, 'owner')", (org, owner)
-        )
-        ids = {"{organization_id}": str(org)}
-        for name, sql in (
-            ("{agent_id}", "insert into public.agents (organization_id, name) values (%s, 'A') returning id"),
-            ("{lead_id}", "insert into public.leads (organization_id) values (%s) returning id"),
-            (
-                "{endpoint_id}",
-                "insert into public.webhook_endpoints (organization_id, url, events)"
-                " values (%s, 'https://hooks.example.com/x', '{lead.qualified}') returning id",
-            ),
-        ):
-            row = conn.execute(sql, (org,)).fetchone()  # type: ignore[arg-type]
-            assert row is not None
-            ids[name] = str(row[0])
-        conn.execute(
-            "insert into public.agent_versions (organization_id, agent_id, version, config)"
-            ' values (%s, %s, 1, \'{"persona": "p"}\')',
-            (org, ids["{agent_id}"]),
-        )
-        row = conn.execute(
-            "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel)"
-            " values (%s, %s, 1, %s, 'api') returning id",
-            (org, ids["{agent_id}"], ids["{lead_id}"]),
-        ).fetchone()
-        assert row is not None
-        ids["{conversation_id}"] = str(row[0])
-    return {"ids": ids, "owner_token": hs256_token(jwt_secret, owner, f"{owner.hex}@example.com")}
-
-
-@pytest.fixture(scope="module")
-def writes(api: LambdaApi, module_tenant: dict[str, Any]) -> dict[str, tuple[int, Traffic]]:
-    """Each write in WRITES run once, in order, as the owner: its status and what it sent."""
-    ids = module_tenant["ids"]
-    seen: dict[str, tuple[int, Traffic]] = {}
-    for function, method, template, body, _ in WRITES:
-        with pytest.MonkeyPatch.context() as mp:
-            path = template
-            for placeholder, value in ids.items():
-                path = path.replace(placeholder, value)
-            filled = json.loads(json.dumps(body).replace("{agent_id}", ids["{agent_id}"])) if body else body
-            headers = {"idempotency-key": uuid.uuid4().hex}
-            with recorded(mp) as traffic:
-                response = api.call(method, path, token=module_tenant["owner_token"], body=filled, headers=headers)
-            seen[function] = (response.status, traffic)
-    return seen
-
-
-@pytest.mark.parametrize("function", [w[0] for w in WRITES])
-def test_no_write_calls_redis_sqs_or_http_inside_a_transaction(
-    writes: dict[str, tuple[int, Traffic]], function: str
-) -> None:
-    # given the write, run through its handler / then it succeeded and made its calls outside any transaction
-    status, traffic = writes[function]
-    assert status < 300, (function, status)
-    assert traffic.calls_in_transaction == [], traffic.calls_in_transaction
-
-
-@pytest.mark.parametrize(("function", "budget"), [(w[0], w[4]) for w in WRITES])
-def test_a_write_stays_within_its_round_trips(
-    writes: dict[str, tuple[int, Traffic]], function: str, budget: int
-) -> None:
-    # given the write, run through its handler / then it took no more round trips than counted here
-    _, traffic = writes[function]
-    assert len(traffic.statements) <= budget, traffic.statements
