@@ -153,9 +153,7 @@ def _claims_json(claims: Mapping[str, Any]) -> str:
     return json.dumps(claims, separators=(",", ":"))
 
 
-async def _one_trip(
-    role: str, claims_json: str, statements: list[Statement], work_mem: str | None = None
-) -> list[Row]:
+async def _one_trip(role: str, claims_json: str, statements: list[Statement], work_mem: str | None = None) -> list[Row]:
     """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding."""
     for attempt in range(2):
         conn = await get_connection()

@@ -6,8 +6,8 @@ The writes are counted in ``test_write_round_trips.py`` and ``test_webhook_round
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
-import uuid
 from collections.abc import Callable
 from typing import Any
 
