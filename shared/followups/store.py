@@ -8,9 +8,11 @@ from __future__ import annotations
 
 # Bot conversations active since ``since`` whose current silence has no step yet, and no lead
 # message waiting for an answer. The anchor is the lead's last message, else the conversation's start.
+# A paused conversation's step is planned too (paused), so resuming it needs no new activity.
 CANDIDATES = """
     select c.id as conversation_id, c.organization_id, c.lead_id, l.phone, o.settings ->> 'timezone' as org_zone,
            v.config -> 'follow_up' as policy, a.anchor_at,
+           (c.metadata ->> 'follow_ups_paused') is not distinct from 'true' as paused,
            exists (select 1 from public.follow_ups p where p.conversation_id = c.id) as had_sequence
     from public.conversations c
     join public.agent_versions v on v.agent_id = c.agent_id and v.version = c.agent_version
@@ -23,12 +25,18 @@ CANDIDATES = """
     ) a
     where c.status = 'bot' and coalesce(c.last_message_at, c.created_at) > %(since)s
       and (v.config -> 'follow_up' ->> 'enabled') = 'true'
-      and (c.metadata ->> 'follow_ups_paused') is distinct from 'true'
       and not exists (select 1 from public.follow_ups f where f.conversation_id = c.id and f.anchor_at >= a.anchor_at)
       and not exists (select 1 from public.messages u
                       where u.conversation_id = c.id and u.role = 'lead' and u.handled_at is null)
     order by coalesce(c.last_message_at, c.created_at)
     limit %(limit)s
+"""
+# The planner's watermark (app.cron_watermarks): its last complete pass. Set, not maxed: a clock that
+# went back (a test's simulated week) only makes the next pass look further back.
+WATERMARK = "select w.at from app.cron_watermarks w where w.name = 'follow_up_planner'"
+ADVANCE_WATERMARK = """
+    insert into app.cron_watermarks (name, at) values ('follow_up_planner', %(now)s)
+    on conflict (name) do update set at = excluded.at
 """
 INSERT_STEPS = """
     insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at, time_zone,
