@@ -263,7 +263,7 @@ async def _cron(
     Only the simulation's conversations (``mine``) are counted: a shared database may hold others.
     """
     if plan:
-        while await service.plan(now, batch) == batch:
+        while await service.plan(now, batch) >= batch * service.MAX_PLAN_BATCHES:
             pass
     while claimed := await service.claim(now, batch):
         for job in claimed:

@@ -363,3 +363,48 @@ def test_a_model_step_whose_reservation_fails_stops_with_budget_exhausted(
     assert tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation) == []
     [conv] = tenant.query("select status::text from public.conversations where id = %s", conversation)
     assert conv["status"] == "bot"
+
+
+def test_a_planning_pass_looks_back_only_to_its_last_complete_pass(tenant: Tenant, aws: Any) -> None:
+    # given a silence of 3 hours, planned by a complete pass
+    _with_sequence(tenant, SEQUENCE)
+    planned = tenant.conversation()
+    _silent_since(tenant, planned, timedelta(hours=3))
+    now = datetime.now(UTC)
+    _run(service.plan(now))
+    assert _steps(tenant, planned) == [(0, "scheduled", None)]
+    # and, after that pass, a conversation whose activity lies 3 hours back (only a rewound clock does that)
+    # and one active 30 minutes back (within the grace: its lead message was answered late)
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        [mark] = conn.execute("select at from app.cron_watermarks where name = 'follow_up_planner'").fetchall()
+        assert mark[0] == now
+    behind, late = tenant.conversation(), tenant.conversation()
+    for conversation, ago in ((behind, timedelta(hours=3)), (late, timedelta(minutes=30))):
+        with psycopg.connect(tenant.url, autocommit=True) as conn:
+            conn.execute(
+                "update public.conversations set last_message_at = %s where id = %s", (now - ago, conversation)
+            )
+    # when the next cron run plans a minute later
+    _run(service.plan(now + timedelta(minutes=1)))
+    # then it looked back one hour before its last pass, not 30 days: the late one is planned, history is not
+    assert _steps(tenant, late) == [(0, "scheduled", None)]
+    assert _steps(tenant, behind) == []
+
+
+def test_a_paused_conversation_gets_a_paused_step(tenant: Tenant, aws: Any) -> None:
+    # given a silent conversation an operator paused before any step was planned
+    _with_sequence(tenant, SEQUENCE)
+    conversation = tenant.conversation()
+    _silent_since(tenant, conversation, timedelta(minutes=90))
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute(
+            "update public.conversations set metadata = metadata || '{\"follow_ups_paused\": true}' where id = %s",
+            (conversation,),
+        )
+    # when the planner runs / then its first step is planned paused, not skipped past by the watermark
+    _run(service.plan(datetime.now(UTC)))
+    assert _steps(tenant, conversation) == [(0, "paused", "paused")]
+    # and the cron does not claim it while paused (public.set_follow_ups('resume') schedules paused steps:
+    # tests/integration/api/test_follow_ups_api.py)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert not [q for q in _run(service.claim(later, limit=10_000)) if q.conversation_id == conversation]
