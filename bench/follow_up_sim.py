@@ -41,6 +41,8 @@ ORGS = [
 # Phone prefixes whose zone phonenumbers knows (one zone each), one per organization zone.
 PHONES = {"America/Sao_Paulo": 5511987000000, "America/New_York": 12125550000, "Asia/Tokyo": 819012340000}
 STOPS = ("opt_out", "takeover", "conversion", "loss", "close")
+# The second organization's budget runs out this far into the run: its later steps stop (budget_exhausted).
+BUDGET_ORG, BUDGET_OUT_AT = 1, 0.85
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Lead:
     conversation_id: uuid.UUID = field(default_factory=uuid.uuid4)
     replies: list[datetime] = field(default_factory=list)
     stops: dict[str, datetime] = field(default_factory=dict)
+    budget_out: datetime | None = None  # when the lead's organization's budget runs out
 
 
 @dataclass
@@ -133,7 +136,11 @@ def _ceil(moment: datetime) -> datetime:
 
 def _config(org: int) -> dict[str, Any]:
     _, template, restart, max_per = ORGS[org]
-    steps = [{"after_minutes": m, "kind": "text", "text": f"Follow-up {i + 1}"} for i, m in enumerate(STEPS)]
+    steps: list[dict[str, Any]] = [
+        {"after_minutes": m, "kind": "text", "text": f"Follow-up {i + 1}"} for i, m in enumerate(STEPS)
+    ]
+    if org == len(ORGS) - 1:  # the last organization's second step is model-written (a turn, not run here)
+        steps[1] = {"after_minutes": STEPS[1], "kind": "model", "instruction": "Nudge the lead about the visit."}
     config: dict[str, Any] = {
         "persona": "Sim SDR",
         "follow_up": {
@@ -162,6 +169,8 @@ def draw_leads(n: int, start: datetime, days: int, rng: random.Random) -> list[L
         zone = rng.choice(zones) if channel == "whatsapp" else ORGS[org][0]
         phone = f"+{PHONES[zone] + i}" if channel == "whatsapp" else None
         lead = Lead(org, channel, zone, phone)
+        if org == BUDGET_ORG:
+            lead.budget_out = _ceil(start + timedelta(days=days) * BUDGET_OUT_AT)
         for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
             lead.replies.append(start + timedelta(minutes=EVENT_GRAIN_MINUTES * rng.randint(1, span)))
         lead.replies = sorted(set(lead.replies))
@@ -246,6 +255,12 @@ def _stop(conn: psycopg.Connection[Any], lead: Lead, kind: str, at: datetime) ->
     elif kind in ("conversion", "loss"):
         stage = "converted" if kind == "conversion" else "lost"
         conn.execute("update public.leads set stage = %s where id = %s", (stage, lead.lead_id))
+    elif kind == "budget":
+        conn.execute(
+            "update public.budgets b set monthly_limit_usd = 0 from public.leads l"
+            " where l.id = %s and b.organization_id = l.organization_id and b.agent_id is null",
+            (lead.lead_id,),
+        )
     elif kind == "takeover":
         conn.execute("update public.conversations set status = 'human' where id = %s", (lead.conversation_id,))
     else:
@@ -290,7 +305,9 @@ def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch
     orgs = setup(database_url, population, start)
     events = sorted(
         [(at, i, "reply") for i, lead in enumerate(population) for at in lead.replies]
-        + [(at, i, kind) for i, lead in enumerate(population) for kind, at in lead.stops.items()],
+        + [(at, i, kind) for i, lead in enumerate(population) for kind, at in lead.stops.items()]
+        # one event: the organization's budget row, through any of its leads
+        + [(lead.budget_out, i, "budget") for i, lead in enumerate(population) if lead.budget_out][:1],
         key=lambda e: (e[0], e[1]),
     )
     report = Report(leads=leads, days=days)
@@ -345,6 +362,8 @@ def _stopped_at(lead: Lead, anchor: datetime, moment: datetime) -> str | None:
     for kind, at in lead.stops.items():
         if at <= moment:
             return kind
+    if lead.budget_out is not None and lead.budget_out <= moment:
+        return "budget"
     if any(anchor < r <= moment for r in lead.replies):
         return "reply"
     return None
