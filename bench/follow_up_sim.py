@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -30,6 +33,9 @@ import psycopg
 from shared.followups import service
 
 CRON = timedelta(minutes=1)
+WORKERS = 4  # worker invocations running claimed jobs at once
+T = TypeVar("T")
+R = TypeVar("R")
 STEPS = [60, 1440, 4320]  # after 1 h, 24 h and 72 h of silence
 EVENT_GRAIN_MINUTES = 10
 # (organization zone, approved template, restart on reply, max follow-ups per lead per 7 days)
@@ -66,6 +72,7 @@ class Report:
 
     leads: int
     days: int
+    workers: int = 1
     ticks: int = 0
     seconds: float = 0.0
     sent: Counter[str] = field(default_factory=Counter)
@@ -88,7 +95,7 @@ class Report:
             "|---|---|",
             f"| leads (3 organizations, 3 zones, web + WhatsApp) | {self.leads} |",
             f"| simulated days / cron ticks run | {self.days} / {self.ticks} |",
-            f"| wall time s | {self.seconds:.1f} |",
+            f"| wall time s ({self.workers} concurrent workers) | {self.seconds:.1f} |",
             f"| sent (by kind) | {sum(self.sent.values())} {dict(sorted(self.sent.items()))} |",
             f"| skipped (by reason) | {sum(self.skipped.values())} {dict(sorted(self.skipped.items()))} |",
             f"| stopped (by reason) | {sum(self.stopped.values())} {dict(sorted(self.stopped.items()))} |",
@@ -270,19 +277,55 @@ def _stop(conn: psycopg.Connection[Any], lead: Lead, kind: str, at: datetime) ->
         )
 
 
-async def _cron(
-    now: datetime, plan: bool, batch: int, report: Report, finished: dict[uuid.UUID, str], mine: set[uuid.UUID]
+class Workers:
+    """``n`` stand-ins for the turn worker's concurrent invocations: threads with an event loop (so a
+    database connection) each. Jobs of different conversations run at once, as on Lambda; two of one
+    conversation meet at its row lock."""
+
+    def __init__(self, n: int) -> None:
+        self._local = threading.local()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(n, initializer=self._start)
+
+    def _start(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._local.loop = loop
+        with self._lock:
+            self._loops.append(loop)
+
+    def map(self, work: Callable[[T], Coroutine[Any, Any, R]], items: list[T]) -> list[R]:
+        """``work`` for every item, each on some worker's loop."""
+        return list(self._pool.map(lambda item: self._local.loop.run_until_complete(work(item)), items))
+
+    def close(self) -> None:
+        from shared.lifecycle import close_clients
+
+        self._pool.shutdown()
+        for loop in self._loops:
+            loop.run_until_complete(close_clients())
+            loop.close()
+
+
+def _cron(
+    loop: asyncio.AbstractEventLoop,
+    workers: Workers,
+    now: datetime,
+    plan: bool,
+    batch: int,
+    report: Report,
+    mine: set[uuid.UUID],
 ) -> None:
-    """One cron run at ``now`` (plan, then claim in batches), with each claimed job run by the worker at once.
+    """One cron run at ``now`` (plan, then claim in batches), with the claimed jobs run by the workers at once.
 
     Only the simulation's conversations (``mine``) are counted: a shared database may hold others.
     """
     if plan:
-        while await service.plan(now, batch) >= batch * service.MAX_PLAN_BATCHES:
+        while loop.run_until_complete(service.plan(now, batch)) >= batch * service.MAX_PLAN_BATCHES:
             pass
-    while claimed := await service.claim(now, batch):
-        for job in claimed:
-            outcome = await service.apply_follow_up(job.job.message_id, now)
+    while claimed := loop.run_until_complete(service.claim(now, batch)):
+        outcomes = workers.map(lambda job: service.apply_follow_up(job.job.message_id, now), claimed)
+        for job, outcome in zip(claimed, outcomes, strict=True):
             if job.conversation_id not in mine:
                 continue
             if outcome.status == "sent":
@@ -291,12 +334,13 @@ async def _cron(
                 report.skipped[str(outcome.reason)] += 1
             elif outcome.status == "stopped":
                 report.stopped[str(outcome.reason)] += 1
-            finished[job.job.message_id] = outcome.status
         if len(claimed) < batch:
             break
 
 
-def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch: int = 500) -> Report:
+def simulate(
+    database_url: str, leads: int, days: int = 7, seed: int = 11, batch: int = 500, workers: int = WORKERS
+) -> Report:
     """Run ``leads`` leads for ``days`` simulated days; the report's violations must all be 0."""
     rng = random.Random(seed)
     start = _ceil(datetime.now(UTC))
@@ -310,14 +354,14 @@ def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch
         + [(lead.budget_out, i, "budget") for i, lead in enumerate(population) if lead.budget_out][:1],
         key=lambda e: (e[0], e[1]),
     )
-    report = Report(leads=leads, days=days)
-    finished: dict[uuid.UUID, str] = {}
+    report = Report(leads=leads, days=days, workers=workers)
     mine = {lead.conversation_id for lead in population}
     started = time.perf_counter()
     loop = asyncio.new_event_loop()
+    pool = Workers(workers)
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            loop.run_until_complete(_cron(start, True, batch, report, finished, mine))
+            _cron(loop, pool, start, True, batch, report, mine)
             report.ticks += 1
             cursor = 0
             while True:
@@ -345,11 +389,12 @@ def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch
                     planned = True
                     cursor += 1
                 _replies(conn, replies, orgs)
-                loop.run_until_complete(_cron(tick, planned, batch, report, finished, mine))
+                _cron(loop, pool, tick, planned, batch, report, mine)
                 report.ticks += 1
     finally:
         from shared.lifecycle import close_clients
 
+        pool.close()
         loop.run_until_complete(close_clients())
         loop.close()
     report.seconds = time.perf_counter() - started
