@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--enqueue", type=int, default=1_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--leads", type=int, default=10_000)
-    parser.add_argument("--active", type=int, default=100_000, help="planned conversations the planner passes over")
+    parser.add_argument("--active", type=int, default=20_000, help="planned conversations the planner passes over")
     args = parser.parse_args()
     from bench.__main__ import QueueDrain
     from local_runtime.aws import start_aws
