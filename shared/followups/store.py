@@ -99,3 +99,13 @@ INSERT_MESSAGE = """
     values (%(org)s, %(conversation)s, %(role)s, %(content)s, %(status)s, %(payload)s::jsonb, %(now)s)
     returning id
 """
+# A model-written step's turn found a human or a closed conversation before it began (app.begin_turn's
+# not_bot): nothing was written, so the step, recorded sent when it was queued, is stopped instead.
+STOP_UNANSWERED = """
+    update public.follow_ups f
+    set status = 'stopped', reason = case c.status when 'closed' then 'closed' else 'taken_over' end,
+        finished_at = now()
+    from public.conversations c
+    where f.message_id = %s and f.status = 'sent' and c.id = f.conversation_id and c.status <> 'bot'
+    returning f.id
+"""

@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 from shared.agents.config import AgentConfig
 from shared.db import service_call
 from shared.errors import AppError, BudgetExceeded
+from shared.followups import store as followups_store
 from shared.llm.gateway import complete
 from shared.llm.tools import build_tools
 from shared.observability import logger, metrics
@@ -60,6 +61,8 @@ async def run_turn(message_id: uuid.UUID, instruction: str | None = None) -> Tur
         (message_id, HISTORY_LIMIT, _DEFAULT_ALIAS, _coefficients_json()),
     )
     turn = row["turn"] if row else {"status": "missing"}
+    if turn["status"] == "not_bot" and instruction is not None:
+        await service_call(followups_store.STOP_UNANSWERED, (message_id,))  # a follow-up step's turn
     if turn["status"] not in ("ok", "budget_exhausted"):
         return TurnResult(turn["status"])  # missing, done (a redelivery) or not_bot (a human has it)
     ctx = TurnContext.model_validate(turn)

@@ -408,3 +408,20 @@ def test_a_paused_conversation_gets_a_paused_step(tenant: Tenant, aws: Any) -> N
     # tests/integration/api/test_follow_ups_api.py)
     later = datetime.now(UTC) + timedelta(minutes=1)
     assert not [q for q in _run(service.claim(later, limit=10_000)) if q.conversation_id == conversation]
+
+
+def test_a_takeover_while_the_model_step_is_queued_stops_it_without_a_model_call(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    # given a model-written step whose turn is queued, and a human who takes over before it runs
+    _with_sequence(tenant, MODEL_STEPS)
+    conversation = tenant.conversation()
+    job = _claimed_model_step(tenant, conversation)
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute("update public.conversations set status = 'human' where id = %s", (conversation,))
+    # when the worker runs the turn
+    assert worker(_turn_event(job)) == {"batchItemFailures": []}
+    # then no model is called, nothing is stored, and the step's history says why instead of "sent"
+    assert _assistant(tenant, conversation) == []
+    assert tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation) == []
+    assert _steps(tenant, conversation)[0] == (0, "stopped", "taken_over")
