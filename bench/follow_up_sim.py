@@ -1,7 +1,9 @@
 """A follow-up simulation on a controllable clock: leads across organizations, zones and channels, over days.
 
 The real planning, claiming and worker code (``shared.followups.service``: ``plan``, ``claim``,
-``apply_follow_up``) runs on real Postgres with ``now`` handed in; nothing sleeps. The clock jumps
+``apply_follow_up``) runs on real Postgres with ``now`` handed in; nothing sleeps. Claimed jobs run on
+``WORKERS`` concurrent workers, as Lambda runs the turn queue's groups; a model-written step's turn is
+not run (tests/integration/worker/test_follow_ups.py runs those). The clock jumps
 from one cron tick (a whole minute) to the next at which something happens: a lead's event, or a
 step falling due. Between those ticks a cron run would find nothing, so skipping them changes nothing.
 
