@@ -1,7 +1,9 @@
 """A follow-up simulation on a controllable clock: leads across organizations, zones and channels, over days.
 
 The real planning, claiming and worker code (``shared.followups.service``: ``plan``, ``claim``,
-``apply_follow_up``) runs on real Postgres with ``now`` handed in; nothing sleeps. The clock jumps
+``apply_follow_up``) runs on real Postgres with ``now`` handed in; nothing sleeps. Claimed jobs run on
+``WORKERS`` concurrent workers, as Lambda runs the turn queue's groups; a model-written step's turn is
+not run (tests/integration/worker/test_follow_ups.py runs those). The clock jumps
 from one cron tick (a whole minute) to the next at which something happens: a lead's event, or a
 step falling due. Between those ticks a cron run would find nothing, so skipping them changes nothing.
 
@@ -17,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -30,6 +35,9 @@ import psycopg
 from shared.followups import service
 
 CRON = timedelta(minutes=1)
+WORKERS = 4  # worker invocations running claimed jobs at once
+T = TypeVar("T")
+R = TypeVar("R")
 STEPS = [60, 1440, 4320]  # after 1 h, 24 h and 72 h of silence
 EVENT_GRAIN_MINUTES = 10
 # (organization zone, approved template, restart on reply, max follow-ups per lead per 7 days)
@@ -41,6 +49,8 @@ ORGS = [
 # Phone prefixes whose zone phonenumbers knows (one zone each), one per organization zone.
 PHONES = {"America/Sao_Paulo": 5511987000000, "America/New_York": 12125550000, "Asia/Tokyo": 819012340000}
 STOPS = ("opt_out", "takeover", "conversion", "loss", "close")
+# The second organization's budget runs out this far into the run: its later steps stop (budget_exhausted).
+BUDGET_ORG, BUDGET_OUT_AT = 1, 0.85
 
 
 @dataclass
@@ -55,6 +65,7 @@ class Lead:
     conversation_id: uuid.UUID = field(default_factory=uuid.uuid4)
     replies: list[datetime] = field(default_factory=list)
     stops: dict[str, datetime] = field(default_factory=dict)
+    budget_out: datetime | None = None  # when the lead's organization's budget runs out
 
 
 @dataclass
@@ -63,6 +74,7 @@ class Report:
 
     leads: int
     days: int
+    workers: int = 1
     ticks: int = 0
     seconds: float = 0.0
     sent: Counter[str] = field(default_factory=Counter)
@@ -85,7 +97,7 @@ class Report:
             "|---|---|",
             f"| leads (3 organizations, 3 zones, web + WhatsApp) | {self.leads} |",
             f"| simulated days / cron ticks run | {self.days} / {self.ticks} |",
-            f"| wall time s | {self.seconds:.1f} |",
+            f"| wall time s ({self.workers} concurrent workers) | {self.seconds:.1f} |",
             f"| sent (by kind) | {sum(self.sent.values())} {dict(sorted(self.sent.items()))} |",
             f"| skipped (by reason) | {sum(self.skipped.values())} {dict(sorted(self.skipped.items()))} |",
             f"| stopped (by reason) | {sum(self.stopped.values())} {dict(sorted(self.stopped.items()))} |",
@@ -133,7 +145,11 @@ def _ceil(moment: datetime) -> datetime:
 
 def _config(org: int) -> dict[str, Any]:
     _, template, restart, max_per = ORGS[org]
-    steps = [{"after_minutes": m, "kind": "text", "text": f"Follow-up {i + 1}"} for i, m in enumerate(STEPS)]
+    steps: list[dict[str, Any]] = [
+        {"after_minutes": m, "kind": "text", "text": f"Follow-up {i + 1}"} for i, m in enumerate(STEPS)
+    ]
+    if org == len(ORGS) - 1:  # the last organization's second step is model-written (a turn, not run here)
+        steps[1] = {"after_minutes": STEPS[1], "kind": "model", "instruction": "Nudge the lead about the visit."}
     config: dict[str, Any] = {
         "persona": "Sim SDR",
         "follow_up": {
@@ -162,6 +178,8 @@ def draw_leads(n: int, start: datetime, days: int, rng: random.Random) -> list[L
         zone = rng.choice(zones) if channel == "whatsapp" else ORGS[org][0]
         phone = f"+{PHONES[zone] + i}" if channel == "whatsapp" else None
         lead = Lead(org, channel, zone, phone)
+        if org == BUDGET_ORG:
+            lead.budget_out = _ceil(start + timedelta(days=days) * BUDGET_OUT_AT)
         for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
             lead.replies.append(start + timedelta(minutes=EVENT_GRAIN_MINUTES * rng.randint(1, span)))
         lead.replies = sorted(set(lead.replies))
@@ -246,6 +264,12 @@ def _stop(conn: psycopg.Connection[Any], lead: Lead, kind: str, at: datetime) ->
     elif kind in ("conversion", "loss"):
         stage = "converted" if kind == "conversion" else "lost"
         conn.execute("update public.leads set stage = %s where id = %s", (stage, lead.lead_id))
+    elif kind == "budget":
+        conn.execute(
+            "update public.budgets b set monthly_limit_usd = 0 from public.leads l"
+            " where l.id = %s and b.organization_id = l.organization_id and b.agent_id is null",
+            (lead.lead_id,),
+        )
     elif kind == "takeover":
         conn.execute("update public.conversations set status = 'human' where id = %s", (lead.conversation_id,))
     else:
@@ -255,19 +279,55 @@ def _stop(conn: psycopg.Connection[Any], lead: Lead, kind: str, at: datetime) ->
         )
 
 
-async def _cron(
-    now: datetime, plan: bool, batch: int, report: Report, finished: dict[uuid.UUID, str], mine: set[uuid.UUID]
+class Workers:
+    """``n`` stand-ins for the turn worker's concurrent invocations: threads with an event loop (so a
+    database connection) each. Jobs of different conversations run at once, as on Lambda; two of one
+    conversation meet at its row lock."""
+
+    def __init__(self, n: int) -> None:
+        self._local = threading.local()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(n, initializer=self._start)
+
+    def _start(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._local.loop = loop
+        with self._lock:
+            self._loops.append(loop)
+
+    def map(self, work: Callable[[T], Coroutine[Any, Any, R]], items: list[T]) -> list[R]:
+        """``work`` for every item, each on some worker's loop."""
+        return list(self._pool.map(lambda item: self._local.loop.run_until_complete(work(item)), items))
+
+    def close(self) -> None:
+        from shared.lifecycle import close_clients
+
+        self._pool.shutdown()
+        for loop in self._loops:
+            loop.run_until_complete(close_clients())
+            loop.close()
+
+
+def _cron(
+    loop: asyncio.AbstractEventLoop,
+    workers: Workers,
+    now: datetime,
+    plan: bool,
+    batch: int,
+    report: Report,
+    mine: set[uuid.UUID],
 ) -> None:
-    """One cron run at ``now`` (plan, then claim in batches), with each claimed job run by the worker at once.
+    """One cron run at ``now`` (plan, then claim in batches), with the claimed jobs run by the workers at once.
 
     Only the simulation's conversations (``mine``) are counted: a shared database may hold others.
     """
     if plan:
-        while await service.plan(now, batch) == batch:
+        while loop.run_until_complete(service.plan(now, batch)) >= batch * service.MAX_PLAN_BATCHES:
             pass
-    while claimed := await service.claim(now, batch):
-        for job in claimed:
-            outcome = await service.apply_follow_up(job.job.message_id, now)
+    while claimed := loop.run_until_complete(service.claim(now, batch)):
+        outcomes = workers.map(lambda job: service.apply_follow_up(job.job.message_id, now), claimed)
+        for job, outcome in zip(claimed, outcomes, strict=True):
             if job.conversation_id not in mine:
                 continue
             if outcome.status == "sent":
@@ -276,12 +336,13 @@ async def _cron(
                 report.skipped[str(outcome.reason)] += 1
             elif outcome.status == "stopped":
                 report.stopped[str(outcome.reason)] += 1
-            finished[job.job.message_id] = outcome.status
         if len(claimed) < batch:
             break
 
 
-def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch: int = 500) -> Report:
+def simulate(
+    database_url: str, leads: int, days: int = 7, seed: int = 11, batch: int = 500, workers: int = WORKERS
+) -> Report:
     """Run ``leads`` leads for ``days`` simulated days; the report's violations must all be 0."""
     rng = random.Random(seed)
     start = _ceil(datetime.now(UTC))
@@ -290,17 +351,19 @@ def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch
     orgs = setup(database_url, population, start)
     events = sorted(
         [(at, i, "reply") for i, lead in enumerate(population) for at in lead.replies]
-        + [(at, i, kind) for i, lead in enumerate(population) for kind, at in lead.stops.items()],
+        + [(at, i, kind) for i, lead in enumerate(population) for kind, at in lead.stops.items()]
+        # one event: the organization's budget row, through any of its leads
+        + [(lead.budget_out, i, "budget") for i, lead in enumerate(population) if lead.budget_out][:1],
         key=lambda e: (e[0], e[1]),
     )
-    report = Report(leads=leads, days=days)
-    finished: dict[uuid.UUID, str] = {}
+    report = Report(leads=leads, days=days, workers=workers)
     mine = {lead.conversation_id for lead in population}
     started = time.perf_counter()
     loop = asyncio.new_event_loop()
+    pool = Workers(workers)
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            loop.run_until_complete(_cron(start, True, batch, report, finished, mine))
+            _cron(loop, pool, start, True, batch, report, mine)
             report.ticks += 1
             cursor = 0
             while True:
@@ -328,11 +391,12 @@ def simulate(database_url: str, leads: int, days: int = 7, seed: int = 11, batch
                     planned = True
                     cursor += 1
                 _replies(conn, replies, orgs)
-                loop.run_until_complete(_cron(tick, planned, batch, report, finished, mine))
+                _cron(loop, pool, tick, planned, batch, report, mine)
                 report.ticks += 1
     finally:
         from shared.lifecycle import close_clients
 
+        pool.close()
         loop.run_until_complete(close_clients())
         loop.close()
     report.seconds = time.perf_counter() - started
@@ -345,6 +409,8 @@ def _stopped_at(lead: Lead, anchor: datetime, moment: datetime) -> str | None:
     for kind, at in lead.stops.items():
         if at <= moment:
             return kind
+    if lead.budget_out is not None and lead.budget_out <= moment:
+        return "budget"
     if any(anchor < r <= moment for r in lead.replies):
         return "reply"
     return None

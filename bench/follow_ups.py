@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +114,74 @@ def explain(database_url: str, rows: int = 1_000_000) -> tuple[str, float]:
     return text, ms
 
 
+def planner(database_url: str, conversations: int) -> dict[str, Any]:
+    """One cron's planning pass over ``conversations`` bot conversations active in the last 30 days, every
+    silence already planned (the steady state: nothing new to plan), after a first pass; with its plan."""
+    from shared.followups import store
+    from shared.followups.service import plan
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        org = _tenant(conn, conversations)
+        conn.execute(
+            "update public.agent_versions v set config = config || %s::jsonb where v.organization_id = %s",
+            (json.dumps({"follow_up": {"enabled": True}}), org),
+        )
+        conn.execute(  # activity spread over the last 30 days; the lead wrote last, the bot answered
+            "with c as (update public.conversations c set last_message_at = now() - random() * interval '30 days'"
+            " where c.organization_id = %s returning c.id, c.lead_id, c.last_message_at)"
+            " , m as (insert into public.messages (organization_id, conversation_id, role, content, status,"
+            " created_at, handled_at) select %s, c.id, 'lead', 'oi', 'read', c.last_message_at, c.last_message_at"
+            " from c)"
+            " insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at,"
+            " time_zone, status, reason, finished_at) select %s, c.id, c.lead_id, 0, c.last_message_at,"
+            " c.last_message_at, 'UTC', 'sent', null, c.last_message_at from c",
+            (org, org, org),
+        )
+        conn.execute("analyze public.conversations")
+        conn.execute("analyze public.messages")
+        conn.execute("analyze public.follow_ups")
+    loop = asyncio.new_event_loop()
+    try:
+        now = datetime.now(UTC)
+        first = time.perf_counter()
+        loop.run_until_complete(plan(now))
+        first_s = time.perf_counter() - first
+        later = now + timedelta(minutes=1)
+        started = time.perf_counter()
+        planned = loop.run_until_complete(plan(later))
+        pass_s = time.perf_counter() - started
+        since = loop.run_until_complete(_since(later))
+    finally:
+        from shared.lifecycle import close_clients
+
+        loop.run_until_complete(close_clients())
+        loop.close()
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "explain (analyze, buffers, costs off, timing on) " + store.CANDIDATES, {"since": since, "limit": 500}
+        ).fetchall()
+        conn.rollback()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("delete from public.organizations where id = %s", (org,))
+    text = "\n".join(str(r[0]) for r in rows)
+    return {"conversations": conversations, "planned": planned, "first_s": first_s, "pass_s": pass_s, "plan": text}
+
+
+async def _since(now: datetime) -> datetime:
+    from shared.db import service_session
+    from shared.followups import service
+
+    async with service_session() as db:
+        return await service.planned_since(db, now)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.follow_ups")
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--enqueue", type=int, default=1_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--active", type=int, default=20_000, help="planned conversations the planner passes over")
     args = parser.parse_args()
     from bench.__main__ import QueueDrain
     from local_runtime.aws import start_aws
@@ -141,6 +203,7 @@ def main() -> None:
                 drain = QueueDrain(aws.endpoint, aws.queues["TurnQueue"].url)
                 cron = throughput(runtime.database_url, args.due, args.enqueue, drain)
                 plan, ms = explain(runtime.database_url, args.rows)
+                planning = planner(runtime.database_url, args.active) if args.active else None
                 report = simulate(runtime.database_url, leads=args.leads) if args.leads else None
         finally:
             aws.stop()
@@ -158,7 +221,15 @@ def main() -> None:
     )
     print(f"| due-rows query at {args.rows:,} scheduled rows (1% due), 500 rows | {ms:.2f} ms |")
     print(f"| uses follow_ups_due_idx | {'yes' if 'follow_ups_due_idx' in plan else 'NO'} |")
+    if planning is not None:
+        print(
+            f"| planning pass over {planning['conversations']:,} bot conversations active in 30 days, all planned"
+            f" (first pass {planning['first_s']:.2f} s) | {planning['pass_s'] * 1000:.0f} ms,"
+            f" {planning['planned']} planned |"
+        )
     print("\n```\n" + plan + "\n```")
+    if planning is not None:
+        print("\nThe planner's candidates query, steady state:\n\n```\n" + planning["plan"] + "\n```")
     if report is not None:
         print()
         print("\n".join(report.lines()))

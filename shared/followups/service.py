@@ -27,6 +27,10 @@ from shared.observability import logger, metrics
 
 BATCH_SIZE = 500
 LOOKBACK = timedelta(days=30)  # silences older than this are not followed up any more
+# A pass looks this far behind the last complete one: a silence whose lead message was still being
+# answered then (a slow or retried turn) is planned by a later pass. Far above a turn's timeout.
+GRACE = timedelta(hours=1)
+MAX_PLAN_BATCHES = 20  # a cron run plans at most this many batches; the next run goes on
 STALE_CLAIM = timedelta(minutes=15)  # a claim this old lost its job (longer than a worker's timeout)
 
 
@@ -59,11 +63,32 @@ def _policy(config: dict[str, Any]) -> FollowUp:
         return FollowUp()
 
 
+async def planned_since(db: Session, now: datetime) -> datetime:
+    """Activity before this was considered by an earlier complete pass (the watermark, less ``GRACE``)."""
+    mark = await db.one(store.WATERMARK)
+    floor = now - LOOKBACK
+    return floor if mark is None else max(floor, min(mark["at"], now) - GRACE)
+
+
 async def plan(now: datetime, limit: int = BATCH_SIZE) -> int:
-    """Schedule the first step of every new silence; a silence after a reply restarts only where the policy says so."""
+    """Schedule the first step of every new silence; a silence after a reply restarts only where the policy says so.
+
+    Batches of ``limit`` candidates, oldest activity first, until one comes up short: then the pass is
+    complete and the watermark moves to ``now``. Returns how many steps it recorded.
+    """
+    planned = 0
+    for _ in range(MAX_PLAN_BATCHES):
+        candidates, steps = await _plan_batch(now, limit)
+        planned += steps
+        if candidates < limit:
+            break
+    return planned
+
+
+async def _plan_batch(now: datetime, limit: int) -> tuple[int, int]:
     steps: list[dict[str, Any]] = []
     async with service_session() as db:
-        rows = await db.all(store.CANDIDATES, {"since": now - LOOKBACK, "limit": limit})
+        rows = await db.all(store.CANDIDATES, {"since": await planned_since(db, now), "limit": limit})
         for row in rows:
             policy = FollowUp.model_validate(row["policy"])
             zone = lead_time_zone(row["phone"], row["org_zone"])
@@ -87,11 +112,15 @@ async def plan(now: datetime, limit: int = BATCH_SIZE) -> int:
                         "finished_at": now.isoformat(),
                     }
                 )
+            elif when is not None and row["paused"]:
+                steps.append({**base, "due_at": when.isoformat(), "status": "paused", "reason": "paused"})
             elif when is not None:
                 steps.append({**base, "due_at": when.isoformat(), "status": "scheduled"})
         if steps:
             await db.execute(store.INSERT_STEPS, {"steps": json.dumps(steps), "now": now})
-    return len(steps)
+        if len(rows) < limit:
+            await db.execute(store.ADVANCE_WATERMARK, {"now": now})
+    return len(rows), len(steps)
 
 
 async def claim(now: datetime, limit: int = BATCH_SIZE) -> list[Queued]:

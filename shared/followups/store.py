@@ -8,11 +8,21 @@ from __future__ import annotations
 
 # Bot conversations active since ``since`` whose current silence has no step yet, and no lead
 # message waiting for an answer. The anchor is the lead's last message, else the conversation's start.
+# A paused conversation's step is planned too (paused), so resuming it needs no new activity. The
+# active conversations come first, from conversations_bot_activity_idx (materialized: the planner
+# otherwise may walk every lead and probe its conversations, rows it then throws away).
 CANDIDATES = """
+    with active as materialized (
+        select c.id, c.organization_id, c.lead_id, c.agent_id, c.agent_version, c.metadata, c.created_at,
+               coalesce(c.last_message_at, c.created_at) as active_at
+        from public.conversations c
+        where c.status = 'bot' and coalesce(c.last_message_at, c.created_at) > %(since)s
+    )
     select c.id as conversation_id, c.organization_id, c.lead_id, l.phone, o.settings ->> 'timezone' as org_zone,
            v.config -> 'follow_up' as policy, a.anchor_at,
+           (c.metadata ->> 'follow_ups_paused') is not distinct from 'true' as paused,
            exists (select 1 from public.follow_ups p where p.conversation_id = c.id) as had_sequence
-    from public.conversations c
+    from active c
     join public.agent_versions v on v.agent_id = c.agent_id and v.version = c.agent_version
     join public.leads l on l.id = c.lead_id
     join public.organizations o on o.id = c.organization_id
@@ -21,14 +31,19 @@ CANDIDATES = """
                          where m.conversation_id = c.id and m.role = 'lead'
                          order by m.created_at desc limit 1), c.created_at) as anchor_at
     ) a
-    where c.status = 'bot' and coalesce(c.last_message_at, c.created_at) > %(since)s
-      and (v.config -> 'follow_up' ->> 'enabled') = 'true'
-      and (c.metadata ->> 'follow_ups_paused') is distinct from 'true'
+    where (v.config -> 'follow_up' ->> 'enabled') = 'true'
       and not exists (select 1 from public.follow_ups f where f.conversation_id = c.id and f.anchor_at >= a.anchor_at)
       and not exists (select 1 from public.messages u
                       where u.conversation_id = c.id and u.role = 'lead' and u.handled_at is null)
-    order by coalesce(c.last_message_at, c.created_at)
+    order by c.active_at
     limit %(limit)s
+"""
+# The planner's watermark (app.cron_watermarks): its last complete pass. Set, not maxed: a clock that
+# went back (a test's simulated week) only makes the next pass look further back.
+WATERMARK = "select w.at from app.cron_watermarks w where w.name = 'follow_up_planner'"
+ADVANCE_WATERMARK = """
+    insert into app.cron_watermarks (name, at) values ('follow_up_planner', %(now)s)
+    on conflict (name) do update set at = excluded.at
 """
 INSERT_STEPS = """
     insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at, time_zone,
@@ -90,4 +105,14 @@ INSERT_MESSAGE = """
     insert into public.messages (organization_id, conversation_id, role, content, status, payload, created_at)
     values (%(org)s, %(conversation)s, %(role)s, %(content)s, %(status)s, %(payload)s::jsonb, %(now)s)
     returning id
+"""
+# A model-written step's turn found a human or a closed conversation before it began (app.begin_turn's
+# not_bot): nothing was written, so the step, recorded sent when it was queued, is stopped instead.
+STOP_UNANSWERED = """
+    update public.follow_ups f
+    set status = 'stopped', reason = case c.status when 'closed' then 'closed' else 'taken_over' end,
+        finished_at = now()
+    from public.conversations c
+    where f.message_id = %s and f.status = 'sent' and c.id = f.conversation_id and c.status <> 'bot'
+    returning f.id
 """

@@ -94,3 +94,5 @@ class TurnOutcome(_Out):
     conversion: Conversion | None = None
     conversation_status: Literal["human", "closed"] | None = None
     message_error: Problem | None = None
+    # A follow-up step's turn that must not reply: its step and the rest of its silence stop with this reason.
+    follow_up_stop: Literal["budget_exhausted", "lead_replied"] | None = None

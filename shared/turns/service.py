@@ -17,12 +17,14 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import TypeAdapter
 
 from shared.agents.config import AgentConfig
 from shared.db import service_call
 from shared.errors import AppError, BudgetExceeded
+from shared.followups import store as followups_store
 from shared.llm.gateway import complete
 from shared.llm.tools import build_tools
 from shared.observability import logger, metrics
@@ -59,10 +61,16 @@ async def run_turn(message_id: uuid.UUID, instruction: str | None = None) -> Tur
         (message_id, HISTORY_LIMIT, _DEFAULT_ALIAS, _coefficients_json()),
     )
     turn = row["turn"] if row else {"status": "missing"}
+    if turn["status"] == "not_bot" and instruction is not None:
+        await service_call(followups_store.STOP_UNANSWERED, (message_id,))  # a follow-up step's turn
     if turn["status"] not in ("ok", "budget_exhausted"):
         return TurnResult(turn["status"])  # missing, done (a redelivery) or not_bot (a human has it)
     ctx = TurnContext.model_validate(turn)
     bind_organization(ctx.organization_id)
+    if instruction is not None and ctx.pending:
+        # A follow-up step whose lead wrote while it was queued: no model call, the lead's own turn
+        # answers; finish_turn stops the step (and re-checks a lead message that arrives later).
+        return await _finish(ctx, message_id, effects.Outcome(reply=None), settle="release", stop="lead_replied")
     problem = undeliverable(ctx)
     if problem is not None:
         logger.info("reply undeliverable; no model call", extra={"reason": problem.type})
@@ -137,7 +145,7 @@ async def _budget_exhausted(
     instruction: str | None = None,
 ) -> TurnResult:
     """The agent's alias does not fit: fall back, hand off, or refuse, as ``shared.turns.budget`` decides."""
-    decision = budget.when_exhausted(ctx.config)
+    decision = budget.when_exhausted(ctx.config, follow_up=instruction is not None)
     if decision.action == "fallback" and decision.alias in coefficients:
         amount = estimate.reservation_usd(ctx.prompt_chars, coefficients[decision.alias])
         row = await service_call(
@@ -147,9 +155,11 @@ async def _budget_exhausted(
         if row and row["id"]:
             update = {"alias": decision.alias, "reservation_id": row["id"], "status": "ok"}
             return await _answer(ctx.model_copy(update=update), message_id, instruction)
-        decision = budget.after_fallback_failed()
+        decision = budget.after_fallback_failed(follow_up=instruction is not None)
     logger.warning("budget exhausted", extra={"action": decision.action})
     metrics.add_metric(name="BudgetExhausted", unit="Count", value=1)
+    if decision.action == "stop":
+        return await _finish(ctx, message_id, effects.Outcome(reply=None), stop="budget_exhausted")
     if decision.action == "handoff":
         outcome = effects.plan(ctx, "", [effects.Call("request_handoff", {"reason": "budget_exhausted"})])
         canned = Reply(content=outcome.reply, model="none") if outcome.reply else None
@@ -169,6 +179,7 @@ async def _finish(
     cost: Decimal = Decimal(0),
     settle: str = "charge",
     error: Problem | None = None,
+    stop: Literal["budget_exhausted", "lead_replied"] | None = None,
 ) -> TurnResult:
     turn = TurnOutcome(
         organization_id=ctx.organization_id,
@@ -185,12 +196,17 @@ async def _finish(
         conversion=Conversion.model_validate(outcome.conversion) if outcome.conversion else None,
         conversation_status=outcome.conversation_status,  # type: ignore[arg-type]
         message_error=error,
+        follow_up_stop=stop,
     )
     row = await service_call("select app.finish_turn(%s::jsonb) as result", (turn.model_dump_json(),))
     result = (row or {}).get("result") or {}
     reply_id = result.get("reply_id")
     if result.get("status") == "taken_over":
         logger.info("a human took over during the turn; no AI reply")
+    elif result.get("status") == "follow_up_stopped":
+        logger.info("the follow-up step stopped; no AI reply", extra={"reason": result.get("reason")})
+        metrics.add_metric(name="FollowUpsStopped", unit="Count", value=1)
+        metrics.add_metric(name=f"FollowUpsStopped.{result.get('reason')}", unit="Count", value=1)
     turn_result = TurnResult(str(result.get("status", "unknown")), uuid.UUID(reply_id) if reply_id else None)
     if ctx.conversation.channel == "whatsapp" and turn_result.reply_id:
         await send_reply(ctx.conversation_id, turn_result.reply_id)  # stored queued; WhatsApp needs it sent

@@ -51,3 +51,27 @@ def test_the_catalogue_check_sees_tenant_foreign_keys(db: psycopg.Connection[Any
     # when the check runs / then it names that key
     offenders = db.execute(_WITHOUT_ORGANIZATION).fetchall()
     assert [name for _, name, _ in offenders] == ["fk_probe_message_id_fkey"]
+
+
+# A cascading foreign key whose referencing rows no full index leads with: deleting one referenced row
+# (a lead's erasure, an organization's deletion) scans the whole referencing table. A partial index
+# serves the cascade's lookup only when its predicate is that column being not null.
+_CASCADE_WITHOUT_INDEX = """
+    select c.conrelid::regclass::text, c.conname
+    from pg_constraint c
+    join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
+    where c.contype = 'f' and c.connamespace = 'public'::regnamespace and c.confdeltype in ('c', 'n')
+      and not exists (
+          select 1 from pg_index i
+          where i.indrelid = c.conrelid and (i.indkey::int2[])[0] = c.conkey[1]
+            and (i.indpred is null or pg_get_expr(i.indpred, i.indrelid) = format('(%I IS NOT NULL)', a.attname))
+      )
+    order by 1, 2
+"""
+
+
+def test_follow_ups_cascades_are_served_by_an_index(db: psycopg.Connection[Any]) -> None:
+    # given the migrated schema / when follow_ups' cascading foreign keys are read
+    offenders = [row for row in db.execute(_CASCADE_WITHOUT_INDEX).fetchall() if row[0] == "follow_ups"]
+    # then a full index leads with each one's first column
+    assert offenders == []

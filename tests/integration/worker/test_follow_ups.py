@@ -54,9 +54,10 @@ def _with_sequence(tenant: Tenant, follow_up: dict[str, Any]) -> None:
 
 
 def _silent_since(tenant: Tenant, conversation: uuid.UUID, ago: timedelta) -> None:
-    """The lead wrote ``ago`` and the bot answered: a silence began then."""
+    """The lead wrote ``ago`` and the bot answered: a silence began then, and no planning pass has run since."""
     with psycopg.connect(tenant.url, autocommit=True) as conn:
         at = datetime.now(UTC) - ago
+        conn.execute("update app.cron_watermarks set at = least(at, %s)", (at,))
         conn.execute(
             "insert into public.messages (organization_id, conversation_id, role, content, status, created_at,"
             " handled_at) values (%s, %s, 'lead', 'oi', 'read', %s, %s)",
@@ -229,3 +230,198 @@ def test_a_model_step_is_a_turn_with_the_follow_up_instruction(
     assert len(replies) == 1
     assert replies[0]["reply_to"] == outcome.message_id
     assert replies[0]["content"]
+
+
+MODEL_STEPS = {
+    **SEQUENCE,
+    "steps": [
+        {"after_minutes": 60, "instruction": "Lembre da visita."},
+        {"after_minutes": 1440, "kind": "text", "text": "Última chamada para a visita!"},
+    ],
+}
+
+
+def _claimed_model_step(tenant: Tenant, conversation: uuid.UUID) -> Any:
+    """Plan, claim and apply step 0 (a model-written nudge) of a silent conversation: its turn job, not yet run."""
+    _silent_since(tenant, conversation, timedelta(minutes=90))
+    now = datetime.now(UTC)
+    _run(service.plan(now))
+    later = now + timedelta(minutes=1)
+    [claimed] = [q for q in _run(service.claim(later, limit=10_000)) if q.conversation_id == conversation]
+    outcome = _run(service.apply_follow_up(claimed.job.message_id, later))
+    assert (outcome.status, outcome.kind) == ("sent", "model")
+    [job] = outcome.jobs
+    return job
+
+
+def _turn_event(job: Any) -> dict[str, Any]:
+    event = load_event("sqs_fifo.json")
+    event["Records"][0].update(body=job.job.model_dump_json())
+    event["Records"][0]["attributes"]["MessageGroupId"] = job.group_id
+    return event
+
+
+def _steps(tenant: Tenant, conversation: uuid.UUID) -> list[tuple[int, str, str | None]]:
+    rows = tenant.query(
+        "select step, status, reason from public.follow_ups where conversation_id = %s order by anchor_at, step",
+        conversation,
+    )
+    return [(r["step"], r["status"], r["reason"]) for r in rows]
+
+
+def _assistant(tenant: Tenant, conversation: uuid.UUID) -> list[dict[str, Any]]:
+    return tenant.query(
+        "select id, content, reply_to from public.messages where conversation_id = %s and role = 'assistant'",
+        conversation,
+    )
+
+
+def test_a_lead_message_stored_while_the_model_step_is_queued_stops_its_turn(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    # given a model-written step claimed and applied: its turn is on the queue
+    _with_sequence(tenant, MODEL_STEPS)
+    conversation = tenant.conversation()
+    job = _claimed_model_step(tenant, conversation)
+    # and the lead writes before the worker runs that turn
+    lead_message = tenant.lead_says(conversation, "voltei, ainda quero a visita")
+    # when the worker runs the follow-up's turn
+    assert worker(_turn_event(job)) == {"batchItemFailures": []}
+    # then no model is called and nothing is stored or sent; the step and the rest of its silence stop
+    assert _assistant(tenant, conversation) == []
+    assert tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation) == []
+    assert _steps(tenant, conversation) == [(0, "stopped", "lead_replied"), (1, "stopped", "lead_replied")]
+    [budget] = tenant.query(
+        "select reserved_usd from public.budgets where organization_id = %s and agent_id is null", tenant.org
+    )
+    assert budget["reserved_usd"] == 0
+    # and the lead's message still waits for the lead's own turn, which answers it
+    [pending] = tenant.query("select handled_at from public.messages where id = %s", lead_message)
+    assert pending["handled_at"] is None
+    from tests.integration.worker.conftest import sqs_event
+
+    worker(sqs_event((conversation, lead_message)))
+    assert [r["reply_to"] for r in _assistant(tenant, conversation)] == [lead_message]
+    # and the new silence starts the sequence over from step 0 (restart_on_reply)
+    assert _run(service.plan(datetime.now(UTC) + timedelta(minutes=1))) >= 1
+    assert _steps(tenant, conversation)[-1] == (0, "scheduled", None)
+
+
+def test_a_lead_message_stored_while_the_model_writes_the_step_stops_it_in_finish_turn(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a model-written step whose turn is queued
+    _with_sequence(tenant, MODEL_STEPS)
+    conversation = tenant.conversation()
+    job = _claimed_model_step(tenant, conversation)
+    from shared.turns import service as turns
+
+    real_complete = turns.complete
+    written: list[uuid.UUID] = []
+
+    async def complete_while_the_lead_writes(*args: Any, **kwargs: Any) -> Any:
+        written.append(tenant.lead_says(conversation, "oi, cheguei"))  # after begin_turn, before finish_turn
+        return await real_complete(*args, **kwargs)
+
+    monkeypatch.setattr(turns, "complete", complete_while_the_lead_writes)
+    # when the worker runs the turn, and the lead writes while the model answers
+    assert worker(_turn_event(job)) == {"batchItemFailures": []}
+    # then finish_turn, under the row lock, stores no reply: the model's cost is accounted, the step stopped
+    assert len(written) == 1
+    assert _assistant(tenant, conversation) == []
+    assert len(tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation)) == 1
+    assert _steps(tenant, conversation) == [(0, "stopped", "lead_replied"), (1, "stopped", "lead_replied")]
+    [pending] = tenant.query("select handled_at from public.messages where id = %s", written[0])
+    assert pending["handled_at"] is None
+    # and a redelivery of the same turn calls no model again
+    monkeypatch.setattr(turns, "complete", real_complete)
+    worker(_turn_event(job))
+    assert len(tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation)) == 1
+
+
+@pytest.mark.parametrize("on_exhausted", ["refuse", "handoff"])
+def test_a_model_step_whose_reservation_fails_stops_with_budget_exhausted(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]], on_exhausted: str
+) -> None:
+    # given a model-written step claimed while the organization still had budget, of an agent with no fallback
+    _with_sequence(tenant, MODEL_STEPS)
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute(
+            "update public.agent_versions set config = config - 'fallback_model'"
+            " || jsonb_build_object('on_budget_exhausted', %s::text) where agent_id = %s",
+            (on_exhausted, tenant.agent),
+        )
+    conversation = tenant.conversation()
+    job = _claimed_model_step(tenant, conversation)
+    # and the budget runs out before its turn reserves
+    tenant.set_budget("0")
+    # when the worker runs the turn
+    assert worker(_turn_event(job)) == {"batchItemFailures": []}
+    # then the sequence stops with budget_exhausted: no model call, no reply, no handoff of a silent lead
+    assert _steps(tenant, conversation) == [(0, "stopped", "budget_exhausted"), (1, "stopped", "budget_exhausted")]
+    assert _assistant(tenant, conversation) == []
+    assert tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation) == []
+    [conv] = tenant.query("select status::text from public.conversations where id = %s", conversation)
+    assert conv["status"] == "bot"
+
+
+def test_a_planning_pass_looks_back_only_to_its_last_complete_pass(tenant: Tenant, aws: Any) -> None:
+    # given a silence of 3 hours, planned by a complete pass
+    _with_sequence(tenant, SEQUENCE)
+    planned = tenant.conversation()
+    _silent_since(tenant, planned, timedelta(hours=3))
+    now = datetime.now(UTC)
+    _run(service.plan(now))
+    assert _steps(tenant, planned) == [(0, "scheduled", None)]
+    # and, after that pass, a conversation whose activity lies 3 hours back (only a rewound clock does that)
+    # and one active 30 minutes back (within the grace: its lead message was answered late)
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        [mark] = conn.execute("select at from app.cron_watermarks where name = 'follow_up_planner'").fetchall()
+        assert mark[0] == now
+    behind, late = tenant.conversation(), tenant.conversation()
+    for conversation, ago in ((behind, timedelta(hours=3)), (late, timedelta(minutes=30))):
+        with psycopg.connect(tenant.url, autocommit=True) as conn:
+            conn.execute(
+                "update public.conversations set last_message_at = %s where id = %s", (now - ago, conversation)
+            )
+    # when the next cron run plans a minute later
+    _run(service.plan(now + timedelta(minutes=1)))
+    # then it looked back one hour before its last pass, not 30 days: the late one is planned, history is not
+    assert _steps(tenant, late) == [(0, "scheduled", None)]
+    assert _steps(tenant, behind) == []
+
+
+def test_a_paused_conversation_gets_a_paused_step(tenant: Tenant, aws: Any) -> None:
+    # given a silent conversation an operator paused before any step was planned
+    _with_sequence(tenant, SEQUENCE)
+    conversation = tenant.conversation()
+    _silent_since(tenant, conversation, timedelta(minutes=90))
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute(
+            "update public.conversations set metadata = metadata || '{\"follow_ups_paused\": true}' where id = %s",
+            (conversation,),
+        )
+    # when the planner runs / then its first step is planned paused, not skipped past by the watermark
+    _run(service.plan(datetime.now(UTC)))
+    assert _steps(tenant, conversation) == [(0, "paused", "paused")]
+    # and the cron does not claim it while paused (public.set_follow_ups('resume') schedules paused steps:
+    # tests/integration/api/test_follow_ups_api.py)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert not [q for q in _run(service.claim(later, limit=10_000)) if q.conversation_id == conversation]
+
+
+def test_a_takeover_while_the_model_step_is_queued_stops_it_without_a_model_call(
+    tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    # given a model-written step whose turn is queued, and a human who takes over before it runs
+    _with_sequence(tenant, MODEL_STEPS)
+    conversation = tenant.conversation()
+    job = _claimed_model_step(tenant, conversation)
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute("update public.conversations set status = 'human' where id = %s", (conversation,))
+    # when the worker runs the turn
+    assert worker(_turn_event(job)) == {"batchItemFailures": []}
+    # then no model is called, nothing is stored, and the step's history says why instead of "sent"
+    assert _assistant(tenant, conversation) == []
+    assert tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation) == []
+    assert _steps(tenant, conversation)[0] == (0, "stopped", "taken_over")
