@@ -142,10 +142,10 @@ async def _body(request: Request) -> tuple[bytes, str]:
     """The file and its type: a multipart part named ``file`` (storage3), or the raw body (supabase-js, curl)."""
     content_type = request.headers.get("content-type", "application/octet-stream")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        part = form.get("file")
-        if part is not None and not isinstance(part, str):
-            return await part.read(), (part.content_type or "application/octet-stream").split(";")[0]
+        async with request.form() as form:
+            part = form.get("file")
+            if part is not None and not isinstance(part, str):
+                return await part.read(), (part.content_type or "application/octet-stream").split(";")[0]
         return b"", "application/octet-stream"
     return await request.body(), content_type.split(";")[0].strip()
 

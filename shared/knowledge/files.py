@@ -34,7 +34,9 @@ async def download(path: str) -> bytes:
     if settings.supabase_service_role_key is None:
         raise ConfigurationError("SUPABASE_SERVICE_ROLE_KEY is required to read uploaded files")
     key = settings.supabase_service_role_key.get_secret_value()
-    async with AsyncStorageClient(settings.storage_url, {"apikey": key, "Authorization": f"Bearer {key}"}) as client:
+    async with AsyncStorageClient(
+        settings.storage_url + "/", {"apikey": key, "Authorization": f"Bearer {key}"}
+    ) as client:
         try:
             return await client.from_(BUCKET).download(path)
         except StorageApiError as exc:
