@@ -142,8 +142,9 @@ class Query:
 
 
 def words(text: str) -> str:
-    """The question's words joined with ``or``: websearch syntax for "any of these" (stop words drop out)."""
-    return " or ".join(re.findall(r"\w+", text)[:32])
+    """The question's words joined with ``or``: websearch syntax for "any of these" (stop words drop out,
+    and so do question words: "quantos" or "posso" match much and say nothing of the subject)."""
+    return " or ".join([w for w in re.findall(r"\w+", text) if w.lower() not in QUESTION_WORDS][:32])
 
 
 def content_words(text: str) -> str:
