@@ -39,10 +39,13 @@ LANGUAGES = {"pt": "portuguese", "en": "english", "es": "spanish"}
 # {dim} is one of SUPPORTED_DIMENSIONS: the cast selects that dimension's partial HNSW index.
 _HYBRID = """
 with q as materialized (
-    -- The question, parsed once: the any-of-these-words query, and its words as lexemes in the
-    -- source's configuration (portuguese by default) and in the agent's language.
-    select websearch_to_tsquery('portuguese', %(words)s) || websearch_to_tsquery(%(language)s::regconfig, %(words)s)
-               as query,
+    -- h12storage: the question, parsed once: the any-of-these-words query (the agent's language added
+    -- only when it is not portuguese: the same terms twice doubled ts_rank_cd's cost), and its content
+    -- words as lexemes in the source's configuration (portuguese by default) and in the agent's language.
+    select case when %(language)s = 'portuguese' then websearch_to_tsquery('portuguese', %(words)s)
+                else websearch_to_tsquery('portuguese', %(words)s)
+                     || websearch_to_tsquery(%(language)s::regconfig, %(words)s)
+           end as query,
            tsvector_to_array(to_tsvector('portuguese', %(text)s)) as words_pt,
            tsvector_to_array(to_tsvector(%(language)s::regconfig, %(text)s)) as words_lang
 ),
