@@ -66,13 +66,9 @@ fts as (
     select m.id, m.fts, m.text_score, row_number() over (order by m.text_score desc, m.id) as rank
     from (
         select t.id, t.fts, ts_rank_cd(t.fts, q.query, 32) as text_score
-        from q, lateral (
-            -- At most %(matches)s matching chunks are ranked: a bound on the cost of a common word.
-            select c.id, c.fts
-            from public.knowledge_chunks c
-            where c.fts @@ q.query and c.organization_id = %(org)s and not %(only_vector)s
-            limit %(matches)s
-        ) t
+        -- h12storage: the organization's matches, at most %(matches)s (a bound on the cost of a common word),
+        -- from a security-definer function: under RLS `@@` could not use the (organization_id, fts) index.
+        from q, app.knowledge_text_matches(%(org)s, q.query, case when %(only_vector)s then 0 else %(matches)s end) t
         order by text_score desc, t.id
         limit %(candidates)s
     ) m

@@ -14,6 +14,9 @@
 -- 4. Retrieval speed: the full-text leg searches one organization's chunks through a GIN index over
 --    (organization_id, fts) (btree_gin), instead of intersecting the whole table's matches with a bitmap of
 --    the organization's 100k rows (or scanning the table in order until 300 matches turn up).
+--    Under a member's claims `fts @@ query` may not drive an index (the operator is not leakproof and only a
+--    superuser can declare it so), so the matches come from app.knowledge_text_matches: security definer,
+--    it answers only a member of the organization (or the service role) and is planned with the index.
 
 -- 1. File sources -------------------------------------------------------------------------------------
 alter table public.knowledge_documents drop constraint knowledge_documents_kind_check;
@@ -179,3 +182,15 @@ create extension if not exists btree_gin with schema extensions;
 drop index public.knowledge_chunks_fts_idx;
 create index knowledge_chunks_organization_fts_idx on public.knowledge_chunks
     using gin (organization_id, fts);
+
+create function app.knowledge_text_matches(p_organization_id uuid, p_query tsquery, p_limit integer)
+returns table (id uuid, fts tsvector)
+language sql stable security definer set search_path = '' as $$
+    select c.id, c.fts
+    from public.knowledge_chunks c
+    where c.organization_id = p_organization_id and c.fts @@ p_query
+      and ((select auth.role()) = 'service_role' or p_organization_id in (select app.my_org_ids()))
+    limit p_limit
+$$;
+revoke all on function app.knowledge_text_matches(uuid, tsquery, integer) from public;
+grant execute on function app.knowledge_text_matches(uuid, tsquery, integer) to authenticated, service_role;

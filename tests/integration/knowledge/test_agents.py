@@ -4,6 +4,7 @@ one word with a document from passing for an answer."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -136,3 +137,26 @@ def test_a_question_sharing_one_word_with_a_document_falls_below_the_threshold(
     # while a question about the document, worded with question words, is answered
     assert _titles(org["viewer"], org["id"], "Quantas coberturas existem no prédio?", None)[:1] == ["Obra"]
     assert _titles(org["viewer"], org["id"], "Quando é a entrega das chaves?", None)[:1] == ["Obra"]
+
+
+def test_the_full_text_matches_answer_only_a_member_of_the_organization(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], ingest: Callable[[], int], database_url: str
+) -> None:
+    # given A's indexed document
+    a, b = make_org(), make_org()
+    _create(api, a, OBRA, title="Obra")
+    ingest()
+    call = "select count(*) from app.knowledge_text_matches(%s, websearch_to_tsquery('portuguese', 'coberturas'), 300)"
+    with psycopg.connect(database_url) as conn:
+        for member, expected in ((a["viewer"], 1), (b["owner"], 0)):
+            # when A's viewer, then B's owner, call the security-definer match function for A
+            claims = claims_for(member.user_id, member.email)
+            conn.execute(
+                "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)",
+                (json.dumps(claims),),
+            )
+            row = conn.execute(call, (a["id"],)).fetchone()
+            # then only A's member gets A's match
+            assert row is not None
+            assert row[0] == expected, member
+        conn.rollback()
