@@ -31,6 +31,9 @@ class Runtime:
     jwt_secret: str
     supabase_url: str
     port: int
+    # The local Storage stand-in (local_runtime/storage.py) and the service-role key it accepts.
+    storage_url: str = ""
+    service_role_key: str = ""
     # The inbound webhooks' secrets, random per data folder, so they can be tried locally.
     webhook_secrets: dict[str, str] = field(default_factory=dict)
 
@@ -45,6 +48,8 @@ class Runtime:
             "DATABASE_URL": self.database_url,
             "SUPABASE_URL": self.supabase_url,
             "SUPABASE_JWT_SECRET": self.jwt_secret,
+            **({"SUPABASE_STORAGE_URL": self.storage_url} if self.storage_url else {}),
+            **({"SUPABASE_SERVICE_ROLE_KEY": self.service_role_key} if self.service_role_key else {}),
             "UPSTASH_REDIS_REST_URL": self.upstash_url,
             "UPSTASH_REDIS_REST_TOKEN": self.upstash_token,
             "POWERTOOLS_SERVICE_NAME": "conversion-agents-local",
@@ -115,6 +120,11 @@ def services(root: Path, port: int) -> Iterator[Runtime]:
             redis_url = redis.url
         bridge = serve_in_thread(redis_url, dev["upstash_token"])
         stack.callback(bridge.stop)
+        from local_runtime import storage
+        from local_runtime.dev_auth import service_role_key
+
+        files = storage.serve_in_thread(database_url, dev["jwt_secret"], root / "storage")
+        stack.callback(files.stop)
         runtime = Runtime(
             database_url=database_url,
             redis_url=redis_url,
@@ -123,6 +133,8 @@ def services(root: Path, port: int) -> Iterator[Runtime]:
             jwt_secret=dev["jwt_secret"],
             supabase_url=os.environ.get("SUPABASE_URL", DEFAULT_SUPABASE_URL),
             port=port,
+            storage_url=files.url,
+            service_role_key=service_role_key(dev["jwt_secret"]),
             webhook_secrets={name: dev[name] for name in WEBHOOK_SECRETS},
         )
         state = root / "runtime.json"

@@ -47,6 +47,13 @@ def sign_token(secret: str, issuer: str, user_id: uuid.UUID, email: str, ttl: in
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def service_role_key(secret: str) -> str:
+    """A service-role key like Supabase's (a long-lived HS256 token, role ``service_role``), for local Storage."""
+    now = int(time.time())
+    claims = {"iss": "supabase-local", "role": "service_role", "iat": now, "exp": now + 10 * 365 * 86400}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
 def create_organization_as(database_url: str, claims_user: uuid.UUID, name: str) -> uuid.UUID:
     """Create an organization through the same RPC the API uses, as ``claims_user``."""
     import json

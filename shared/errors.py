@@ -60,6 +60,14 @@ class PayloadTooLarge(AppError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(AppError):
+    """The content is of a type the endpoint does not take."""
+
+    status = 415
+    code = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class Unauthorized(AppError):
     """No valid credentials were presented."""
 

@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = None
     supabase_jwks_url: str | None = None
     supabase_service_role_key: SecretStr | None = None
+    # Supabase Storage's REST root; default <supabase_url>/storage/v1 (locally: the stand-in, local_runtime/storage.py).
+    supabase_storage_url: str | None = None
     jwt_audience: str = "authenticated"
     jwt_issuer: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
@@ -175,7 +177,7 @@ class Settings(BaseSettings):
             return data
         return {**data, **resolve_references(references, force=_force_refetch.active)}
 
-    @field_validator("supabase_url", "supabase_jwks_url", "upstash_redis_rest_url")
+    @field_validator("supabase_url", "supabase_jwks_url", "supabase_storage_url", "upstash_redis_rest_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -214,6 +216,11 @@ class Settings(BaseSettings):
     def issuer(self) -> str:
         """The ``iss`` every accepted token must carry (Supabase Auth's URL)."""
         return self.jwt_issuer or f"{self.supabase_url}/auth/v1"
+
+    @property
+    def storage_url(self) -> str:
+        """Supabase Storage's REST root."""
+        return self.supabase_storage_url or f"{self.supabase_url}/storage/v1"
 
     @property
     def jwks_url(self) -> str | None:

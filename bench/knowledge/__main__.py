@@ -72,7 +72,7 @@ async def _search(org: uuid.UUID, agent: uuid.UUID | None, text: str, mode: str,
     query = retrieval.Query(org, text, vector, agent_id=agent, mode=mode, limit=5)
     if not floor:
         query = retrieval.Query(
-            org, text, vector, agent_id=agent, mode=mode, limit=5, min_similarity=0, min_text_score=-1
+            org, text, vector, agent_id=agent, mode=mode, limit=5, min_similarity=0, min_text_score=-1, min_coverage=0
         )
     async with service_session() as db:
         return await retrieval.search(db, query)
@@ -107,19 +107,23 @@ def quality(database_url: str) -> list[str]:
                 hits = loop.run_until_complete(_search(org, agent, text, "hybrid", floor=False))
                 top_sim = max((h.similarity for h in hits), default=0)
                 top_text = max((h.text_score for h in hits), default=0)
-                print(f"{label}\t{top_sim:.3f}\t{top_text:.3f}\t{text}", file=sys.stderr)
+                top_coverage = max((h.coverage for h in hits if h.similarity >= 0.2 and h.text_score > 0), default=0)
+                print(f"{label}\t{top_sim:.3f}\t{top_text:.3f}\t{top_coverage:.3f}\t{text}", file=sys.stderr)
     answered = sum(
         bool(loop.run_until_complete(_search(org, agent, item["question"], "hybrid", floor=True)))
         for item in GOLDEN["questions"]
     )
-    refused = sum(
-        not loop.run_until_complete(_search(org, agent, question, "hybrid", floor=True))
+    passing = [
+        question
         for question in GOLDEN["unanswerable"]
-    )
+        if loop.run_until_complete(_search(org, agent, question, "hybrid", floor=True))
+    ]
+    refused = len(GOLDEN["unanswerable"]) - len(passing)
     lines.append("")
     lines.append(
         f"Threshold (hybrid, in SQL): {answered}/{len(GOLDEN['questions'])} answerable questions pass it; "
-        f"{refused}/{len(GOLDEN['unanswerable'])} unanswerable questions fall below it."
+        f"{refused}/{len(GOLDEN['unanswerable'])} unanswerable questions fall below it"
+        + (f" (above it: {'; '.join(passing)})." if passing else ".")
     )
     loop.close()
     return lines
@@ -202,12 +206,12 @@ def _load(database_url: str, org: uuid.UUID, count: int, seed: int) -> None:
 
 _INDEXES = (
     "drop index if exists public.knowledge_chunks_embedding_384_idx",
-    "drop index if exists public.knowledge_chunks_fts_idx",
+    "drop index if exists public.knowledge_chunks_organization_fts_idx",
 )
 _REBUILD = (
     "create index knowledge_chunks_embedding_384_idx on public.knowledge_chunks using hnsw"
     " ((embedding::extensions.vector(384)) extensions.vector_cosine_ops) where extensions.vector_dims(embedding) = 384",
-    "create index knowledge_chunks_fts_idx on public.knowledge_chunks using gin (fts)",
+    "create index knowledge_chunks_organization_fts_idx on public.knowledge_chunks using gin (organization_id, fts)",
 )
 
 

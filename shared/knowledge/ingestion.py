@@ -18,7 +18,7 @@ from typing import Any, LiteralString
 
 from shared.db import Session, service_session
 from shared.errors import InvalidInput, UpstreamUnavailable
-from shared.knowledge import chunking, embedding, extraction, fetch
+from shared.knowledge import chunking, embedding, extraction, fetch, files
 from shared.knowledge.chunking import QA, Chunk
 from shared.observability import logger, metrics
 
@@ -29,7 +29,7 @@ _CLAIM: LiteralString = """
     from public.organizations o
     where d.id = %s and o.id = d.organization_id and d.status in ('pending', 'processing')
     returning d.id, d.organization_id, d.kind, d.title, d.content, d.faq, d.source_url, d.language, d.version,
-              d.content_hash, d.embedding_model, d.index_requested_at,
+              d.content_hash, d.embedding_model, d.index_requested_at, d.storage_path, d.media_type,
               o.settings ->> 'knowledge_embedding_model' as embedding_alias
 """
 _FAIL: LiteralString = """
@@ -98,7 +98,7 @@ async def ingest(document_id: uuid.UUID) -> str:
     try:
         model = embedding.model_for(row["embedding_alias"])
         chunks, digest = await _prepare(row, model)
-    except (_Rejected, extraction.ExtractionFailed, fetch.FetchFailed) as exc:
+    except (_Rejected, extraction.ExtractionFailed, fetch.FetchFailed, files.FileRejected) as exc:
         return await _fail(row, str(exc))
     except InvalidInput as exc:
         return await _fail(row, exc.detail)
@@ -118,11 +118,15 @@ async def _prepare(row: dict[str, Any], model: embedding.EmbeddingModel) -> tupl
         if row["kind"] == "url":
             data, media_type = await fetch.fetch_page(row["source_url"])
             text = extraction.extract(data, media_type)
+        elif row["kind"] == "file":
+            data = await files.fetch(row["storage_path"], row["media_type"])
+            text = extraction.extract(data, row["media_type"])
         else:
             text = row["content"]
         chunks = chunking.chunk_text(text)
     if not chunks:
         raise _Rejected("the document has no text")
+    # A file's hash covers its text: the same content uploaded again (or re-saved) changes nothing.
     identity = json.dumps([row["kind"], row["title"], row["language"], model.alias, text], ensure_ascii=False)
     return chunks, hashlib.sha256(identity.encode()).hexdigest()
 

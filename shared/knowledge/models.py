@@ -24,10 +24,31 @@ class FaqEntry(_Strict):
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)]
 
 
+AgentIds = Annotated[list[uuid.UUID], Field(max_length=100)]
+# What an uploaded file may be (the extractors of shared/knowledge/extraction.py read these), and its size.
+FILE_TYPES = {
+    "application/pdf": "PDF",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "DOCX",
+    "text/plain": "TXT",
+    "text/markdown": "MD",
+    "text/html": "HTML",
+}
+MAX_FILE_BYTES = 20 * 1024 * 1024
+FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_ -][A-Za-z0-9._ -]{0,199}$")]
+
+
 class _Create(_Strict):
     title: Title
-    agent_id: uuid.UUID | None = Field(default=None, description="the one agent that reads it; null: every agent")
+    agent_id: uuid.UUID | None = Field(default=None, description="one agent that reads it (agent_ids: several)")
+    agent_ids: AgentIds | None = Field(
+        default=None, description="the agents that read it; none (and no agent_id): every agent"
+    )
     language: Language = Field(default="portuguese", description="the full-text search configuration")
+
+    def readers(self) -> list[uuid.UUID]:
+        """The agents attached: ``agent_ids``, or ``agent_id`` alone, or none (every agent)."""
+        chosen = self.agent_ids if self.agent_ids is not None else [self.agent_id] if self.agent_id else []
+        return list(dict.fromkeys(chosen))
 
 
 class CreateText(_Create):
@@ -47,7 +68,14 @@ class CreateUrl(_Create):
     url: HttpUrl = Field(description="a public http(s) page; the worker fetches it (public addresses only)")
 
 
-CreateSource = Annotated[CreateText | CreateFaq | CreateUrl, Field(discriminator="kind")]
+class CreateFile(_Create):
+    kind: Literal["file"]
+    file_name: FileName = Field(description="the file's name (letters, digits, '.', '_', '-', space)")
+    media_type: str = Field(description="PDF, DOCX, TXT, MD or HTML: " + ", ".join(FILE_TYPES))
+    size: int = Field(gt=0, description=f"the file's size in bytes (at most {MAX_FILE_BYTES})")
+
+
+CreateSource = Annotated[CreateText | CreateFaq | CreateUrl | CreateFile, Field(discriminator="kind")]
 
 
 class UpdateSource(_Strict):
@@ -57,6 +85,16 @@ class UpdateSource(_Strict):
     content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)] | None = None
     faq: list[FaqEntry] | None = Field(default=None, min_length=1, max_length=500)
     url: HttpUrl | None = None
+    agent_ids: AgentIds | None = Field(default=None, description="the agents that read it ([]: every agent)")
+
+
+class Upload(BaseModel):
+    """Where the file of a ``file`` source goes: a Supabase Storage upload with the caller's own token
+    (storage RLS admits the organization's editors), then ``POST /knowledge/sources/{id}/reindex``."""
+
+    bucket: str
+    path: str
+    url: str = Field(description="POST the file here (Authorization: Bearer <your token>, its content type)")
 
 
 class Source(BaseModel):
@@ -65,6 +103,7 @@ class Source(BaseModel):
     id: uuid.UUID
     organization_id: uuid.UUID
     agent_id: uuid.UUID | None
+    agent_ids: list[uuid.UUID] = Field(default_factory=list, description="the agents that read it; []: every agent")
     kind: str
     title: str
     url: str | None = None
@@ -78,6 +117,10 @@ class Source(BaseModel):
     indexed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    file_name: str | None = None
+    media_type: str | None = None
+    size: int | None = None
+    upload: Upload | None = Field(default=None, description="file sources: where to upload the file")
 
 
 class SourceList(BaseModel):

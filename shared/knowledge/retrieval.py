@@ -24,11 +24,32 @@ MATCHES = 300
 RRF_K = 60
 MIN_SIMILARITY = 0.2
 MIN_TEXT_SCORE = 0.0
+MIN_COVERAGE = 0.3
+# Words that ask rather than say what is asked about: interrogatives and the existential and modal
+# verbs of a question ("Quantas coberturas existem?", "Posso parcelar?", "Is there a gym?"). They are
+# left out of the coverage's denominator (Postgres' stop-word lists keep most of them).
+_QUESTION_WORDS = (
+    "quanto quanta quantos quantas qual quais onde como quando quem porque existe existem há tem têm "
+    "posso pode podem podemos consigo consegue dá what which where when how who is are there can could "
+    "do does cuánto cuánta cuántos cuántas cuál cuáles dónde cómo cuándo quién hay puedo puede"
+)
+QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
 LANGUAGES = {"pt": "portuguese", "en": "english", "es": "spanish"}
 
 # {dim} is one of SUPPORTED_DIMENSIONS: the cast selects that dimension's partial HNSW index.
 _HYBRID = """
-with vec as (
+with q as materialized (
+    -- h12storage: the question, parsed once: the any-of-these-words query (the agent's language added
+    -- only when it is not portuguese: the same terms twice doubled ts_rank_cd's cost), and its content
+    -- words as lexemes in the source's configuration (portuguese by default) and in the agent's language.
+    select case when %(language)s = 'portuguese' then websearch_to_tsquery('portuguese', %(words)s)
+                else websearch_to_tsquery('portuguese', %(words)s)
+                     || websearch_to_tsquery(%(language)s::regconfig, %(words)s)
+           end as query,
+           tsvector_to_array(to_tsvector('portuguese', %(text)s)) as words_pt,
+           tsvector_to_array(to_tsvector(%(language)s::regconfig, %(text)s)) as words_lang
+),
+vec as (
     select n.id, 1 - n.distance as similarity, row_number() over (order by n.distance, n.id) as rank
     from (
         select c.id,
@@ -42,19 +63,12 @@ with vec as (
     ) n
 ),
 fts as (
-    select m.id, m.text_score, row_number() over (order by m.text_score desc, m.id) as rank
+    select m.id, m.fts, m.text_score, row_number() over (order by m.text_score desc, m.id) as rank
     from (
-        select t.id, ts_rank_cd(t.fts, websearch_to_tsquery('portuguese', %(words)s)
-                                || websearch_to_tsquery(%(language)s::regconfig, %(words)s), 32) as text_score
-        from (
-            -- At most %(matches)s matching chunks are ranked: a bound on the cost of a common word.
-            select c.id, c.fts
-            from public.knowledge_chunks c
-            where c.fts @@ (websearch_to_tsquery('portuguese', %(words)s)
-                            || websearch_to_tsquery(%(language)s::regconfig, %(words)s))
-              and c.organization_id = %(org)s and not %(only_vector)s
-            limit %(matches)s
-        ) t
+        select t.id, t.fts, ts_rank_cd(t.fts, q.query, 32) as text_score
+        -- h12storage: the organization's matches, at most %(matches)s (a bound on the cost of a common word),
+        -- from a security-definer function: under RLS `@@` could not use the (organization_id, fts) index.
+        from q, app.knowledge_text_matches(%(org)s, q.query, case when %(only_vector)s then 0 else %(matches)s end) t
         order by text_score desc, t.id
         limit %(candidates)s
     ) m
@@ -64,14 +78,31 @@ fused as (
            coalesce(fts.text_score, 0)::float8 as text_score,
            (coalesce(1.0 / (%(rrf_k)s + vec.rank), 0) + coalesce(1.0 / (%(rrf_k)s + fts.rank), 0))::float8 as score
     from vec full join fts on fts.id = vec.id
+),
+scored as (
+    select f.*, c.document_id, c.version, c.heading_path, c.content, c.fts,
+           -- h12storage: coverage, the share of the question's words (lexemes) the chunk holds
+           greatest(
+               (select count(*) from unnest(q.words_pt) w where w = any(tsvector_to_array(c.fts)))::float8
+                   / greatest(cardinality(q.words_pt), 1),
+               (select count(*) from unnest(q.words_lang) w where w = any(tsvector_to_array(c.fts)))::float8
+                   / greatest(cardinality(q.words_lang), 1)
+           ) as coverage
+    from fused f
+    join public.knowledge_chunks c on c.id = f.id
+    cross join q
 )
-select c.id, c.document_id, c.version, c.heading_path, c.content, d.title, f.score, f.similarity, f.text_score
-from fused f
-join public.knowledge_chunks c on c.id = f.id
-join public.knowledge_documents d on d.id = c.document_id and d.version = c.version
-where (%(agent)s::uuid is null or d.agent_id is null or d.agent_id = %(agent)s::uuid)
-  and f.similarity >= %(min_similarity)s and f.text_score > %(min_text_score)s
-order by f.score desc, c.id
+select s.id, s.document_id, s.version, s.heading_path, s.content, d.title, s.score, s.similarity, s.text_score,
+       s.coverage
+from scored s
+join public.knowledge_documents d on d.id = s.document_id and d.version = s.version
+where (%(agent)s::uuid is null
+       -- h12storage: the agents that read a source are in knowledge_source_agents (none: every agent)
+       or not exists (select 1 from public.knowledge_source_agents l where l.document_id = d.id)
+       or exists (select 1 from public.knowledge_source_agents l
+                  where l.document_id = d.id and l.agent_id = %(agent)s::uuid))
+  and s.similarity >= %(min_similarity)s and s.text_score > %(min_text_score)s and s.coverage >= %(min_coverage)s
+order by s.score desc, s.id
 limit %(limit)s
 """
 _STATEMENTS: dict[int, LiteralString] = {dim: _HYBRID.replace("{dim}", str(dim)) for dim in SUPPORTED_DIMENSIONS}
@@ -90,6 +121,7 @@ class Hit:
     score: float
     similarity: float
     text_score: float
+    coverage: float
 
 
 @dataclass(frozen=True)
@@ -105,11 +137,18 @@ class Query:
     mode: str = "hybrid"  # "vector" and "text" exist for the benchmark's comparison
     min_similarity: float = MIN_SIMILARITY
     min_text_score: float = MIN_TEXT_SCORE
+    min_coverage: float = MIN_COVERAGE
 
 
 def words(text: str) -> str:
-    """The question's words joined with ``or``: websearch syntax for "any of these" (stop words drop out)."""
-    return " or ".join(re.findall(r"\w+", text)[:32])
+    """The question's words joined with ``or``: websearch syntax for "any of these" (stop words drop out,
+    and so do question words: "quantos" or "posso" match much and say nothing of the subject)."""
+    return " or ".join([w for w in re.findall(r"\w+", text) if w.lower() not in QUESTION_WORDS][:32])
+
+
+def content_words(text: str) -> str:
+    """The question without its question words: what the coverage threshold counts."""
+    return " ".join(w for w in re.findall(r"\w+", text)[:64] if w.lower() not in QUESTION_WORDS)
 
 
 def statement(dimension: int) -> LiteralString:
@@ -124,6 +163,7 @@ def params(query: Query) -> dict[str, object]:
     return {
         "vector": literal(query.vector),
         "words": words(query.text),
+        "text": content_words(query.text),
         "language": LANGUAGES.get(query.language.split("-")[0].lower(), "simple"),
         "org": query.organization_id,
         "agent": query.agent_id,
@@ -134,6 +174,7 @@ def params(query: Query) -> dict[str, object]:
         "rrf_k": RRF_K,
         "min_similarity": query.min_similarity,
         "min_text_score": query.min_text_score,
+        "min_coverage": query.min_coverage,
         "limit": query.limit,
     }
 

@@ -14,25 +14,61 @@ from typing import LiteralString
 from shared import pagination
 from shared.auth import Principal
 from shared.db import Session, user_read, user_session, user_write
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from shared.knowledge import jobs, queue
-from shared.knowledge.models import CreateFaq, CreateSource, CreateText, Source, SourceList, UpdateSource
+from shared.knowledge.models import (
+    FILE_TYPES,
+    MAX_FILE_BYTES,
+    CreateFaq,
+    CreateFile,
+    CreateSource,
+    CreateText,
+    Source,
+    SourceList,
+    UpdateSource,
+    Upload,
+)
 from shared.observability import metrics
 from shared.observability.context import bind_organization
+from shared.settings import get_settings
+
+BUCKET = "knowledge"  # shared.knowledge.files.BUCKET (that module is the worker's: it imports storage3)
 
 _COLUMNS: LiteralString = """
     d.id, d.organization_id, d.agent_id, d.kind, d.title, d.source_url as url, d.language, d.status, d.problem,
     d.version, d.content_hash, d.chunk_count, d.embedding_model, d.indexed_at, d.created_at, d.updated_at,
-    d.index_requested_at
+    d.index_requested_at, d.file_name, d.media_type, d.byte_size as size, d.storage_path,
+    array(select l.agent_id from public.knowledge_source_agents l where l.document_id = d.id order by l.agent_id)
+        as agent_ids
 """
 _INSERT: LiteralString = """
     insert into public.knowledge_documents as d
-        (organization_id, agent_id, title, kind, content, faq, source_url, language, created_by)
-    select o.id, %(agent)s, %(title)s, %(kind)s, %(content)s, %(faq)s::jsonb, %(url)s, %(language)s, auth.uid()
+        (organization_id, agent_id, title, kind, content, faq, source_url, language, created_by,
+         file_name, media_type, byte_size)
+    select o.id, %(agent)s, %(title)s, %(kind)s, %(content)s, %(faq)s::jsonb, %(url)s, %(language)s, auth.uid(),
+           %(file_name)s, %(media_type)s, %(size)s
     from public.organizations o
     where o.id = %(org)s
-    returning {columns}
-""".replace("{columns}", _COLUMNS)
+    returning d.id
+"""
+# The agents that read a source become exactly ``agents`` (only the organization's own agents count).
+_ATTACH: LiteralString = """
+    with wanted as (
+        select a.id from public.agents a
+        join public.knowledge_documents d on d.organization_id = a.organization_id
+        where d.id = %(doc)s and a.id = any(%(agents)s::uuid[])
+    ),
+    detached as (
+        delete from public.knowledge_source_agents l
+        where l.document_id = %(doc)s and l.agent_id <> all(%(agents)s::uuid[])
+    ),
+    attached as (
+        insert into public.knowledge_source_agents (organization_id, document_id, agent_id)
+        select d.organization_id, d.id, w.id from public.knowledge_documents d, wanted w where d.id = %(doc)s
+        on conflict do nothing
+    )
+    select count(*)::int as found from wanted
+"""
 _GET: LiteralString = "select {columns} from public.knowledge_documents d where d.id = %s".replace(
     "{columns}", _COLUMNS
 )
@@ -55,6 +91,12 @@ _REINDEX: LiteralString = """
 """.replace("{columns}", _COLUMNS)
 _UPDATE: LiteralString = """
     update public.knowledge_documents d set
+        -- one agent: agent_id names it (when it is the organization's; else _ATTACH refuses the change)
+        agent_id = case when %(agents)s::uuid[] is null then d.agent_id
+                        when cardinality(%(agents)s::uuid[]) = 1 then (
+                            select a.id from public.agents a
+                            where a.id = (%(agents)s::uuid[])[1] and a.organization_id = d.organization_id
+                        ) end,
         title = coalesce(%(title)s, d.title),
         content = coalesce(%(content)s, d.content),
         faq = coalesce(%(faq)s::jsonb, d.faq),
@@ -62,36 +104,77 @@ _UPDATE: LiteralString = """
     where d.id = %(id)s
     returning {columns}
 """.replace("{columns}", _COLUMNS)
-_FIELD_OF_KIND = {"text": "content", "faq": "faq", "url": "url"}
+_FIELD_OF_KIND = {"text": "content", "faq": "faq", "url": "url", "file": "file"}
 
 
-async def _queue(row: dict[str, object]) -> Source:
-    source = Source.model_validate(row)
-    if source.status == "pending":
+def _source(row: dict[str, object]) -> Source:
+    """The API's view of a row: a file source says where its file goes."""
+    path = row.get("storage_path")
+    upload = None
+    if path:
+        url = f"{get_settings().storage_url}/object/{BUCKET}/{path}"
+        upload = Upload(bucket=BUCKET, path=str(path), url=url)
+    return Source.model_validate({**row, "upload": upload})
+
+
+async def _attach(db: Session, document_id: uuid.UUID, agents: list[uuid.UUID]) -> None:
+    found = await db.one(_ATTACH, {"doc": document_id, "agents": agents})
+    if found is None or found["found"] != len(agents):
+        raise InvalidInput.for_field("body.agent_ids", "names an agent that is not in the organization")
+
+
+async def _queue(row: dict[str, object], *, enqueue: bool = True) -> Source:
+    source = _source(row)
+    if enqueue and source.status == "pending":
         requested = row["index_requested_at"]
         await queue.enqueue(jobs.IngestJob(document_id=source.id, requested_at=requested))  # type: ignore[arg-type]
     return source
 
 
+def _check_file(data: CreateFile) -> None:
+    if data.media_type.split(";")[0].strip().lower() not in FILE_TYPES:
+        raise UnsupportedMediaType(
+            f"body.media_type: {data.media_type!r} is not one of {', '.join(FILE_TYPES.values())}",
+            field="body.media_type",
+        )
+    if data.size > MAX_FILE_BYTES:
+        raise PayloadTooLarge(f"body.size: a file is at most {MAX_FILE_BYTES} bytes (20 MiB)", field="body.size")
+
+
 async def create_source(principal: Principal, organization_id: uuid.UUID, data: CreateSource) -> Source:
-    """Add a text, FAQ or web page source; it is indexed by the worker (status ``pending`` until then)."""
+    """Add a text, FAQ, web page or file source; it is indexed by the worker (status ``pending`` until then).
+
+    A file source is indexed once its file is uploaded to Storage (the ``upload`` the answer names)
+    and ``POST /knowledge/sources/{id}/reindex`` is called.
+    """
     bind_organization(organization_id)
+    is_file = isinstance(data, CreateFile)
+    if isinstance(data, CreateFile):
+        _check_file(data)
+    agents = data.readers()
     params = {
         "org": organization_id,
-        "agent": data.agent_id,
+        "agent": agents[0] if len(agents) == 1 else None,
         "title": data.title,
         "kind": data.kind,
         "content": data.content if isinstance(data, CreateText) else "",
         "faq": json.dumps([e.model_dump() for e in data.faq]) if isinstance(data, CreateFaq) else None,
         "url": str(data.url) if data.kind == "url" else None,
         "language": data.language,
+        "file_name": data.file_name if isinstance(data, CreateFile) else None,
+        "media_type": data.media_type.split(";")[0].strip().lower() if isinstance(data, CreateFile) else None,
+        "size": data.size if isinstance(data, CreateFile) else None,
     }
     async with user_session(principal.claims) as db:
-        row = await db.one(_INSERT, params)
-    if row is None:
-        raise NotFound("organization not found")  # not a member: its existence is not revealed
+        created = await db.one(_INSERT, params)
+        if created is None:
+            raise NotFound("organization not found")  # not a member: its existence is not revealed
+        if agents:
+            await _attach(db, created["id"], agents)
+        row = await db.one(_GET, (created["id"],))
+    assert row is not None
     metrics.add_metric(name="KnowledgeSourceCreated", unit="Count", value=1)
-    return await _queue(row)
+    return await _queue(row, enqueue=not is_file)
 
 
 async def list_sources(principal: Principal, organization_id: uuid.UUID, limit: int, cursor: str | None) -> SourceList:
@@ -102,7 +185,7 @@ async def list_sources(principal: Principal, organization_id: uuid.UUID, limit: 
     if not rows:
         raise NotFound("organization not found")
     page, next_cursor = pagination.split([row for row in rows if row["id"] is not None], limit)
-    return SourceList(data=[Source.model_validate(row) for row in page], next_cursor=next_cursor)
+    return SourceList(data=[_source(row) for row in page], next_cursor=next_cursor)
 
 
 async def get_source(principal: Principal, source_id: uuid.UUID) -> Source:
@@ -110,13 +193,13 @@ async def get_source(principal: Principal, source_id: uuid.UUID) -> Source:
     rows = await user_read(principal.claims, _GET, (source_id,))
     if not rows:
         raise NotFound("source not found")
-    row = rows[0]
-    return Source.model_validate(row)
+    return _source(rows[0])
 
 
 async def update_source(principal: Principal, source_id: uuid.UUID, data: UpdateSource) -> Source:
     """Change a source's title or content; changed content is indexed again as a new version."""
     # h10writes: the kind read in a transaction of its own, then the update in one script: two round trips.
+    # Changing the agents that read the source takes a transaction of three statements (update, attach, read).
     found = await user_read(
         principal.claims, "select d.kind from public.knowledge_documents d where d.id = %s", (source_id,)
     )
@@ -127,17 +210,27 @@ async def update_source(principal: Principal, source_id: uuid.UUID, data: Update
     if wrong:
         field = sorted(wrong)[0]
         raise InvalidInput.for_field(f"body.{field}", f"a {kind} source has no {field}")
+    agents = list(dict.fromkeys(data.agent_ids)) if data.agent_ids is not None else None
     params = {
         "id": source_id,
         "title": data.title,
         "content": data.content,
         "faq": json.dumps([e.model_dump() for e in data.faq]) if data.faq is not None else None,
         "url": str(data.url) if data.url is not None else None,
+        "agents": agents,
     }
-    rows = await user_write(principal.claims, (_UPDATE, params))
-    row = rows[0] if rows else None
-    if row is None:
-        raise Forbidden("editors change sources")  # it was visible a statement ago: the role is short
+    if agents is None:
+        rows = await user_write(principal.claims, (_UPDATE, params))
+        row = rows[0] if rows else None
+        if row is None:
+            raise Forbidden("editors change sources")  # it was visible a statement ago: the role is short
+        return await _queue(row)
+    async with user_session(principal.claims) as db:
+        if await db.one(_UPDATE, params) is None:
+            raise Forbidden("editors change sources")
+        await _attach(db, source_id, agents)
+        row = await db.one(_GET, (source_id,))
+    assert row is not None
     return await _queue(row)
 
 

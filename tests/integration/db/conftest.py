@@ -128,6 +128,32 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         " values (%(org)s, %(agent)s, 'FAQ', 'texto') returning id",
         p,
     )
+    # A source every agent reads (no agent attached yet): the link table's insert target.
+    p["pool_document"] = _insert(
+        conn,
+        "insert into public.knowledge_documents (organization_id, title, content)"
+        " values (%(org)s, 'Pool', 'texto') returning id",
+        p,
+    )
+    r["pool_document"] = p["pool_document"]
+    # Two file sources: one whose file is in Storage (storage.objects, bucket 'knowledge'), one awaiting upload.
+    for name in ("file_document", "upload_document"):
+        r[name] = _insert(
+            conn,
+            "insert into public.knowledge_documents (organization_id, title, kind, file_name, media_type, byte_size)"
+            " values (%(org)s, 'Manual', 'file', 'manual.pdf', 'application/pdf', 10) returning id",
+            p,
+        )
+    paths = dict(
+        conn.execute(
+            "select id, storage_path from public.knowledge_documents where id = any(%s)",
+            ([r["file_document"], r["upload_document"]],),
+        ).fetchall()
+    )
+    r["file_object"], r["upload_path"] = paths[r["file_document"]], paths[r["upload_document"]]
+    conn.execute(
+        "insert into storage.objects (bucket_id, name, metadata) values ('knowledge', %s, '{}')", (r["file_object"],)
+    )
     r["chunk"] = _insert(
         conn,
         "insert into public.knowledge_chunks (organization_id, document_id, chunk_index, content, embedding)"

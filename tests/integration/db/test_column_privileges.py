@@ -100,6 +100,7 @@ KEYS = {
     "integrations": "id = %(integration)s",
     "knowledge_documents": "id = %(document)s",
     "knowledge_chunks": "id = %(chunk)s",
+    "knowledge_source_agents": "document_id = %(document)s and agent_id = %(agent)s",
     "event_outbox": "id = %(event)s",
     "webhook_endpoints": "id = %(webhook_endpoint)s",
     "webhook_deliveries": "id = %(webhook_delivery)s",
@@ -127,6 +128,8 @@ INSERTS = {
     " select c.organization_id, c.lead_id, c.id, 'conversation.closed', 'me' from c",
     "integrations": "insert into public.integrations (organization_id, kind, name) values (%(org)s, 'webhook', 'Hook')",
     "knowledge_documents": "insert into public.knowledge_documents (organization_id, title) values (%(org)s, 'Preços')",
+    "knowledge_source_agents": "insert into public.knowledge_source_agents (organization_id, document_id, agent_id)"
+    " values (%(org)s, %(pool_document)s, %(agent)s)",
     "webhook_endpoints": "insert into public.webhook_endpoints (organization_id, url, events)"
     " values (%(org)s, 'https://example.com/new', '{lead.updated}')",
 }

@@ -35,6 +35,11 @@ class TableSpec:
     deleter: str | None
     reader: str = "viewer"
 
+    @property
+    def qualified(self) -> str:
+        """The table with its schema (public unless the spec names another, e.g. ``storage.objects``)."""
+        return self.table if "." in self.table else f"public.{self.table}"
+
 
 TABLES = [
     TableSpec(
@@ -203,6 +208,25 @@ TABLES = [
         None,
     ),
     TableSpec(
+        "knowledge_source_agents",
+        "document_id = %(document)s and agent_id = %(agent)s",
+        "(organization_id, document_id, agent_id) values (%(org)s, %(pool_document)s, %(agent)s)",
+        "agent_id = agent_id",
+        "editor",
+        None,  # detach and attach again
+        "editor",
+    ),
+    # Supabase Storage: objects of the knowledge bucket, keyed on the first path segment (the organization).
+    TableSpec(
+        "storage.objects",
+        "bucket_id = 'knowledge' and name = %(file_object)s",
+        "(bucket_id, name) values ('knowledge', %(upload_path)s)",
+        "metadata = '{}'::jsonb",
+        "editor",
+        "editor",
+        "editor",
+    ),
+    TableSpec(
         "event_outbox",
         "id = %(event)s",
         "(organization_id, type) values (%(org)s, 'lead.updated')",
@@ -308,7 +332,7 @@ def _params(tenant: Tenant) -> dict[str, Any]:
 
 
 def _count(conn: psycopg.Connection[Any], spec: TableSpec, tenant: Tenant) -> int:
-    row = conn.execute(f"select count(*) from public.{spec.table} where {spec.key}", _params(tenant)).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(f"select count(*) from {spec.qualified} where {spec.key}", _params(tenant)).fetchone()  # type: ignore[arg-type]
     assert row is not None
     return int(row[0])
 
@@ -323,15 +347,15 @@ def _attempt(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) ->
 
 
 def _insert(conn: psycopg.Connection[Any], spec: TableSpec, params: dict[str, Any]) -> int | None:
-    return _attempt(conn, f"insert into public.{spec.table} {spec.insert}", params)
+    return _attempt(conn, f"insert into {spec.qualified} {spec.insert}", params)
 
 
 def _update(conn: psycopg.Connection[Any], spec: TableSpec, params: dict[str, Any]) -> int | None:
-    return _attempt(conn, f"update public.{spec.table} set {spec.update} where {spec.key}", params)
+    return _attempt(conn, f"update {spec.qualified} set {spec.update} where {spec.key}", params)
 
 
 def _delete(conn: psycopg.Connection[Any], spec: TableSpec, params: dict[str, Any]) -> int | None:
-    return _attempt(conn, f"delete from public.{spec.table} where {spec.key}", params)
+    return _attempt(conn, f"delete from {spec.qualified} where {spec.key}", params)
 
 
 def _refused(result: int | None) -> bool:
@@ -345,7 +369,7 @@ def test_every_public_table_is_in_the_matrix_and_has_rls(db: psycopg.Connection[
         " where n.nspname = 'public' and c.relkind in ('r', 'p')"
     ).fetchall()
     # then every one has RLS on and is covered by this matrix
-    assert {name for name, _ in rows} == set(IDS)
+    assert {name for name, _ in rows} == {s.table for s in TABLES if "." not in s.table}
     assert [name for name, rls in rows if not rls] == []
 
 
@@ -415,7 +439,7 @@ def test_anon_sees_and_writes_nothing(
     params = _params(a)
     # when they select / then they are refused outright
     with pytest.raises(pg.InsufficientPrivilege), db.transaction():
-        db.execute(f"select * from public.{spec.table}")
+        db.execute(f"select * from {spec.qualified}")
     # and every write is refused
     assert _insert(db, spec, params) is None
     assert _update(db, spec, params) is None

@@ -64,3 +64,27 @@ def pages() -> Iterator[tuple[str, dict[str, tuple[int, str, bytes, float]]]]:
     yield f"http://127.0.0.1:{server.server_address[1]}", _Pages.routes
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def storage_server(database_url: str, jwt_secret: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The local Supabase Storage stand-in (local_runtime/storage.py) on its own port: its /storage/v1 URL."""
+    from local_runtime.storage import serve_in_thread
+
+    server = serve_in_thread(database_url, jwt_secret, tmp_path_factory.mktemp("storage"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def storage(storage_server: str, app_env: dict[str, str], jwt_secret: str) -> Iterator[str]:
+    """Functions see the stand-in as Supabase Storage, and the worker holds a service-role key for it."""
+    from local_runtime.dev_auth import service_role_key
+    from shared.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SUPABASE_STORAGE_URL", storage_server)
+        mp.setenv("SUPABASE_SERVICE_ROLE_KEY", service_role_key(jwt_secret))
+        get_settings.cache_clear()
+        yield storage_server
+    get_settings.cache_clear()
