@@ -1,11 +1,17 @@
--- Analytics reads without per-row joins: each rollup row carries its experiment variant's
--- experiment and version (copied by the refresh, as it copies the agent version), so grouping or
--- filtering by experiment reads analytics_conversations alone. A variant's experiment and version
--- never change once it exists, so the copy cannot go stale.
+-- Analytics reads without per-row joins or per-row expressions: each rollup row carries its
+-- experiment variant's experiment and version (copied by the refresh, as it copies the agent
+-- version), so grouping or filtering by experiment reads analytics_conversations alone (a variant's
+-- experiment and version never change once it exists, so the copy cannot go stale); and its UTC day
+-- and ISO week and the seconds to qualify and to convert are stored, computed once per row when it
+-- is written instead of on every read.
 
 alter table public.analytics_conversations
     add column experiment_id uuid,
     add column variant_version integer,
+    add column day date generated always as ((started_at at time zone 'UTC')::date) stored,
+    add column week date generated always as (date_trunc('week', started_at at time zone 'UTC')::date) stored,
+    add column seconds_to_qualify float8 generated always as (extract(epoch from qualified_at - started_at)) stored,
+    add column seconds_to_convert float8 generated always as (extract(epoch from converted_at - started_at)) stored,
     add constraint analytics_conversations_experiment_fkey foreign key (experiment_id, organization_id)
         references public.experiments (id, organization_id) on delete set null (experiment_id);
 update public.analytics_conversations a set experiment_id = v.experiment_id, variant_version = v.version
