@@ -2,25 +2,32 @@
 -- experiment variant's experiment and version (copied by the refresh, as it copies the agent
 -- version), so grouping or filtering by experiment reads analytics_conversations alone (a variant's
 -- experiment and version never change once it exists, so the copy cannot go stale); and its UTC day
--- and ISO week and the seconds to qualify and to convert are stored, computed once per row when it
--- is written instead of on every read.
+-- and ISO week and the seconds to qualify and to convert are stored, computed by the refresh once
+-- per row instead of on every read.
 
 alter table public.analytics_conversations
     add column experiment_id uuid,
     add column variant_version integer,
-    add column day date generated always as ((started_at at time zone 'UTC')::date) stored,
-    add column week date generated always as (date_trunc('week', started_at at time zone 'UTC')::date) stored,
-    add column seconds_to_qualify float8 generated always as (extract(epoch from qualified_at - started_at)) stored,
-    add column seconds_to_convert float8 generated always as (extract(epoch from converted_at - started_at)) stored,
+    add column day date,
+    add column week date,
+    add column seconds_to_qualify float8,
+    add column seconds_to_convert float8,
     add constraint analytics_conversations_experiment_fkey foreign key (experiment_id, organization_id)
         references public.experiments (id, organization_id) on delete set null (experiment_id);
 update public.analytics_conversations a set experiment_id = v.experiment_id, variant_version = v.version
 from public.experiment_variants v where v.id = a.experiment_variant_id;
+update public.analytics_conversations set
+    day = (started_at at time zone 'UTC')::date,
+    week = date_trunc('week', started_at at time zone 'UTC')::date,
+    seconds_to_qualify = extract(epoch from qualified_at - started_at),
+    seconds_to_convert = extract(epoch from converted_at - started_at);
+comment on column public.analytics_conversations.week is 'The ISO week (Monday) the conversation started in, UTC.';
 create index analytics_conversations_experiment_id_idx on public.analytics_conversations (experiment_id)
     where experiment_id is not null;
 
 -- h13outcomes: body from 20261130500100_analytics_rollup.sql; also copies the variant's experiment
--- and version.
+-- and version, and stores the day, week and seconds to qualify and convert (from the same values
+-- as the row's started_at, qualified_at and converted_at).
 create or replace function app.refresh_analytics_rows(p_conversation_ids uuid[]) returns integer
 language sql set search_path = '' as $$
     with ids as (select unnest(p_conversation_ids) as id),
@@ -62,12 +69,16 @@ language sql set search_path = '' as $$
         insert into public.analytics_conversations as a (
             conversation_id, organization_id, agent_id, agent_version, channel, experiment_variant_id,
             experiment_id, variant_version, -- h13outcomes: the variant's experiment and version, copied
+            day, week, seconds_to_qualify, seconds_to_convert, -- h13outcomes: stored for the reads
             lead_id,
             started_at, engaged_at, qualified_at, handed_off_at, converted_at, lost, opted_out, conversions,
             conversion_value, lead_messages, assistant_messages, human_messages, llm_calls, llm_fallback_calls,
             llm_errors, tokens_in, tokens_out, llm_cost_usd, refreshed_at)
         select c.id, c.organization_id, c.agent_id, c.agent_version, c.channel::text, c.experiment_variant_id,
                xv.experiment_id, xv.version, -- h13outcomes
+               (c.created_at at time zone 'UTC')::date, date_trunc('week', c.created_at at time zone 'UTC')::date,
+               extract(epoch from ev.qualified_at - c.created_at),
+               extract(epoch from least(ev.converted_at, cv.first_at) - c.created_at), -- h13outcomes
                c.lead_id, c.created_at, ev.engaged_at, ev.qualified_at,
                coalesce(ev.handed_off_at, case when c.status::text = 'human' then c.updated_at end),
                least(ev.converted_at, cv.first_at), coalesce(ev.lost, false), coalesce(ev.opted_out, false),
@@ -84,6 +95,7 @@ language sql set search_path = '' as $$
         on conflict (conversation_id) do update set
             agent_version = excluded.agent_version, experiment_variant_id = excluded.experiment_variant_id,
             experiment_id = excluded.experiment_id, variant_version = excluded.variant_version, -- h13outcomes
+            seconds_to_qualify = excluded.seconds_to_qualify, seconds_to_convert = excluded.seconds_to_convert,
             engaged_at = excluded.engaged_at, qualified_at = excluded.qualified_at,
             handed_off_at = excluded.handed_off_at, converted_at = excluded.converted_at, lost = excluded.lost,
             opted_out = excluded.opted_out, conversions = excluded.conversions,
