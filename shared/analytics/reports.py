@@ -2,7 +2,9 @@
 
 Every number is computed in Postgres over ``public.analytics_conversations`` (one rollup row per
 conversation), read as the caller, so RLS decides which organizations' rows count. A query groups
-by ``grouping sets ((dimensions), ())``: the row whose key is null is the totals row. Every dimension
+by ``grouping sets ((dimensions), ())``: the row whose key is null is the totals row. The outcomes
+and cost reports count their distinct leads (converted, qualified) in a second pass over those rows
+alone, so their sums are hashed without sorting every row. Every dimension
 is a stored column of the rollup row (the variant's experiment and version are copied into it, the
 UTC day and week and the seconds to qualify and convert are generated columns), so a read joins
 nothing and computes no per-row expression.
@@ -11,6 +13,7 @@ nothing and computes no per-row expression.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import LiteralString
 
 from shared.analytics.models import Dimension, ReportName
@@ -28,8 +31,6 @@ DIMENSIONS: dict[Dimension, tuple[tuple[LiteralString, ...], LiteralString]] = {
     "day": (("a.day",), "'day', a.day"),
     "week": (("a.week",), "'week', a.week"),
 }
-
-_QUALIFIED_LEADS: LiteralString = "count(distinct a.lead_id) filter (where a.qualified_at is not null)"
 
 METRICS: dict[ReportName, LiteralString] = {
     "funnel": """
@@ -52,32 +53,6 @@ METRICS: dict[ReportName, LiteralString] = {
         percentile_cont(0.5) within group (order by a.seconds_to_convert)
             filter (where a.converted_at is not null) as median_seconds_to_convert
     """,
-    "outcomes": """
-        count(*) as conversations,
-        sum(a.conversions) as conversions,
-        sum(a.conversion_value) as conversion_value,
-        count(distinct a.lead_id) filter (where a.converted_at is not null) as converted_leads,
-        count(*) filter (where a.handed_off_at is not null) as handoffs,
-        count(*) filter (where a.opted_out) as opt_outs,
-        count(*) filter (where a.lost) as lost
-    """,
-    "cost": """
-        count(*) as conversations,
-        sum(a.llm_cost_usd) as llm_cost_usd,
-        sum(a.tokens_in) as tokens_in,
-        sum(a.tokens_out) as tokens_out,
-        sum(a.llm_calls) as llm_calls,
-        sum(a.llm_fallback_calls) as llm_fallback_calls,
-        sum(a.llm_errors) as llm_errors,
-        sum(a.llm_fallback_calls)::float8 / nullif(sum(a.llm_calls), 0) as fallback_rate,
-        sum(a.llm_cost_usd) / nullif(count(*), 0) as cost_per_conversation,
-        sum(a.llm_cost_usd) / nullif("""
-    + _QUALIFIED_LEADS
-    + """, 0) as cost_per_qualified_lead,
-        sum(a.llm_cost_usd) / nullif(sum(a.conversions), 0) as cost_per_conversion,
-        sum(a.conversion_value) as conversion_value,
-        sum(a.conversion_value) / nullif(sum(a.llm_cost_usd), 0) as revenue_per_usd
-    """,
     "quality": """
         count(*) as conversations,
         sum(a.lead_messages) as lead_messages,
@@ -87,6 +62,62 @@ METRICS: dict[ReportName, LiteralString] = {
         count(*) filter (where a.handed_off_at is not null) as handoffs,
         (count(*) filter (where a.handed_off_at is not null))::float8 / nullif(count(*), 0) as handoff_share
     """,
+}
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A report whose one count of distinct leads runs apart, over the few rows it needs (``q``).
+
+    Its other numbers are sums and counts (``s``), which Postgres hashes in one pass without sorting
+    every matching row, as a ``count(distinct)`` beside them would make it do.
+    """
+
+    sums: LiteralString  # aggregates over the matching conversations ``a``
+    leads_where: LiteralString  # which conversations' leads ``q.n`` counts, once each per group
+    result: LiteralString  # the response columns, over ``s`` and ``q``
+
+
+SPLIT: dict[ReportName, _Split] = {
+    "outcomes": _Split(
+        sums="""
+            count(*) as conversations,
+            sum(a.conversions) as conversions,
+            sum(a.conversion_value) as conversion_value,
+            count(*) filter (where a.handed_off_at is not null) as handoffs,
+            count(*) filter (where a.opted_out) as opt_outs,
+            count(*) filter (where a.lost) as lost
+        """,
+        leads_where="a.converted_at is not null",
+        result="""
+            s.conversations, s.conversions, s.conversion_value, coalesce(q.n, 0) as converted_leads, s.handoffs,
+            s.opt_outs, s.lost
+        """,
+    ),
+    "cost": _Split(
+        sums="""
+            count(*) as conversations,
+            sum(a.llm_cost_usd) as llm_cost_usd,
+            sum(a.tokens_in) as tokens_in,
+            sum(a.tokens_out) as tokens_out,
+            sum(a.llm_calls) as llm_calls,
+            sum(a.llm_fallback_calls) as llm_fallback_calls,
+            sum(a.llm_errors) as llm_errors,
+            sum(a.conversions) as conversions,
+            sum(a.conversion_value) as conversion_value
+        """,
+        leads_where="a.qualified_at is not null",
+        result="""
+            s.conversations, s.llm_cost_usd, s.tokens_in, s.tokens_out, s.llm_calls, s.llm_fallback_calls,
+            s.llm_errors,
+            s.llm_fallback_calls::float8 / nullif(s.llm_calls, 0) as fallback_rate,
+            s.llm_cost_usd / nullif(s.conversations, 0) as cost_per_conversation,
+            s.llm_cost_usd / nullif(q.n, 0) as cost_per_qualified_lead,
+            s.llm_cost_usd / nullif(s.conversions, 0) as cost_per_conversion,
+            s.conversion_value,
+            s.conversion_value / nullif(s.llm_cost_usd, 0) as revenue_per_usd
+        """,
+    ),
 }
 
 _FROM: LiteralString = """
@@ -102,24 +133,32 @@ _FROM: LiteralString = """
 
 def report_sql(report: ReportName, group_by: Sequence[Dimension]) -> LiteralString:
     """One statement: the totals row (key null) and, when grouped, one row per group."""
-    metrics = METRICS[report]
-    if not group_by:
-        return "select null::jsonb as key, max(a.refreshed_at) as rollup_refreshed_at, " + metrics + _FROM
-    columns: list[LiteralString] = []
-    fields: list[LiteralString] = []
-    for dimension in group_by:
-        exprs, key = DIMENSIONS[dimension]
-        columns.extend(e for e in exprs if e not in columns)
-        fields.append(key)
-    grouped = ", ".join(columns)
-    key_sql = "case when grouping(" + grouped + ") = 0 then jsonb_build_object(" + ", ".join(fields) + ") end"
-    return (
-        "select "
-        + key_sql
-        + " as key, max(a.refreshed_at) as rollup_refreshed_at, "
-        + metrics
-        + _FROM
-        + " group by grouping sets (("
-        + grouped
-        + "), ()) order by 1 nulls first"
-    )
+    key: LiteralString = "null::jsonb"
+    grouping: LiteralString = ""
+    if group_by:
+        columns: list[LiteralString] = []
+        fields: list[LiteralString] = []
+        for dimension in group_by:
+            exprs, field = DIMENSIONS[dimension]
+            columns.extend(e for e in exprs if e not in columns)
+            fields.append(field)
+        listed = ", ".join(columns)
+        key = _sql("case when grouping(", listed, ") = 0 then jsonb_build_object(", ", ".join(fields), ") end")
+        grouping = _sql(" group by grouping sets ((", listed, "), ())")
+    split = SPLIT.get(report)
+    if split is None:
+        return _sql(
+            "select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", METRICS[report], _FROM, grouping,
+            " order by 1 nulls first",
+        )  # fmt: skip
+    return _sql(
+        "with s as (select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", split.sums, _FROM,
+        grouping, "), q as (select ", key, " as key, count(distinct a.lead_id) as n", _FROM, " and (",
+        split.leads_where, ")", grouping, ") select s.key, s.rollup_refreshed_at, ", split.result,
+        " from s left join q on q.key is not distinct from s.key order by 1 nulls first",
+    )  # fmt: skip
+
+
+def _sql(*parts: LiteralString) -> LiteralString:
+    """Fixed SQL fragments (never input) joined into one statement."""
+    return "".join(parts)
