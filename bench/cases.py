@@ -62,7 +62,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "updateIntegration": {"enabled": True},
     "createExperiment": {"name": "Bench", "variants": [{"version": 1, "weight": 1}, {"version": 2, "weight": 1}]},
     "stopExperiment": {},
-    "setBudget": {"monthly_limit_usd": "50", "per_conversation_limit_usd": "1"},
+    "setBudget": {"limit_usd": "50", "per_conversation_limit_usd": "1"},
 }
 
 

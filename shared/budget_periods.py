@@ -1,4 +1,5 @@
-"""Budget periods: roll spend over at the month boundary, then raise ``budget.threshold_reached``. Crons only."""
+"""Budget periods: roll spend over at each budget's period boundary (day, week or month in the organization's
+time zone), then raise ``budget.threshold_reached`` once per period and threshold. Crons only."""
 
 from __future__ import annotations
 

@@ -2,12 +2,18 @@
 
 Every number is computed in Postgres over ``public.analytics_conversations`` (one rollup row per
 conversation), read as the caller, so RLS decides which organizations' rows count. A query groups
-by ``grouping sets ((dimensions), ())``: the row whose key is null is the totals row.
+by ``grouping sets ((dimensions), ())``: the row whose key is null is the totals row. The outcomes
+and cost reports count their distinct leads (converted, qualified) in a second pass over those rows
+alone, so their sums are hashed without sorting every row. Every dimension
+is a stored column of the rollup row (the variant's experiment and version are copied into it, the
+UTC day and week and the seconds to qualify and convert are generated columns), so a read joins
+nothing and computes no per-row expression.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import LiteralString
 
 from shared.analytics.models import Dimension, ReportName
@@ -18,18 +24,13 @@ DIMENSIONS: dict[Dimension, tuple[tuple[LiteralString, ...], LiteralString]] = {
     "agent_version": (("a.agent_id", "a.agent_version"), "'agent_id', a.agent_id, 'agent_version', a.agent_version"),
     "channel": (("a.channel",), "'channel', a.channel"),
     "experiment_variant": (
-        ("a.experiment_variant_id", "ev.experiment_id", "ev.version"),
-        "'experiment_variant_id', a.experiment_variant_id, 'experiment_id', ev.experiment_id,"
-        " 'variant_version', ev.version",
+        ("a.experiment_variant_id", "a.experiment_id", "a.variant_version"),
+        "'experiment_variant_id', a.experiment_variant_id, 'experiment_id', a.experiment_id,"
+        " 'variant_version', a.variant_version",
     ),
-    "day": (("(a.started_at at time zone 'UTC')::date",), "'day', (a.started_at at time zone 'UTC')::date"),
-    "week": (
-        ("date_trunc('week', a.started_at at time zone 'UTC')::date",),
-        "'week', date_trunc('week', a.started_at at time zone 'UTC')::date",
-    ),
+    "day": (("a.day",), "'day', a.day"),
+    "week": (("a.week",), "'week', a.week"),
 }
-
-_QUALIFIED_LEADS: LiteralString = "count(distinct a.lead_id) filter (where a.qualified_at is not null)"
 
 METRICS: dict[ReportName, LiteralString] = {
     "funnel": """
@@ -47,36 +48,10 @@ METRICS: dict[ReportName, LiteralString] = {
             as qualified_to_converted_rate,
         (count(distinct a.lead_id) filter (where a.converted_at is not null))::float8
             / nullif(count(distinct a.lead_id), 0) as conversion_rate,
-        percentile_cont(0.5) within group (order by extract(epoch from a.qualified_at - a.started_at))
+        percentile_cont(0.5) within group (order by a.seconds_to_qualify)
             filter (where a.qualified_at is not null) as median_seconds_to_qualify,
-        percentile_cont(0.5) within group (order by extract(epoch from a.converted_at - a.started_at))
+        percentile_cont(0.5) within group (order by a.seconds_to_convert)
             filter (where a.converted_at is not null) as median_seconds_to_convert
-    """,
-    "outcomes": """
-        count(*) as conversations,
-        sum(a.conversions) as conversions,
-        sum(a.conversion_value) as conversion_value,
-        count(distinct a.lead_id) filter (where a.converted_at is not null) as converted_leads,
-        count(*) filter (where a.handed_off_at is not null) as handoffs,
-        count(*) filter (where a.opted_out) as opt_outs,
-        count(*) filter (where a.lost) as lost
-    """,
-    "cost": """
-        count(*) as conversations,
-        sum(a.llm_cost_usd) as llm_cost_usd,
-        sum(a.tokens_in) as tokens_in,
-        sum(a.tokens_out) as tokens_out,
-        sum(a.llm_calls) as llm_calls,
-        sum(a.llm_fallback_calls) as llm_fallback_calls,
-        sum(a.llm_errors) as llm_errors,
-        sum(a.llm_fallback_calls)::float8 / nullif(sum(a.llm_calls), 0) as fallback_rate,
-        sum(a.llm_cost_usd) / nullif(count(*), 0) as cost_per_conversation,
-        sum(a.llm_cost_usd) / nullif("""
-    + _QUALIFIED_LEADS
-    + """, 0) as cost_per_qualified_lead,
-        sum(a.llm_cost_usd) / nullif(sum(a.conversions), 0) as cost_per_conversion,
-        sum(a.conversion_value) as conversion_value,
-        sum(a.conversion_value) / nullif(sum(a.llm_cost_usd), 0) as revenue_per_usd
     """,
     "quality": """
         count(*) as conversations,
@@ -85,43 +60,105 @@ METRICS: dict[ReportName, LiteralString] = {
         sum(a.assistant_messages)::float8 / nullif(count(*), 0) as turns_per_conversation,
         sum(a.human_messages) as human_messages,
         count(*) filter (where a.handed_off_at is not null) as handoffs,
-        (count(*) filter (where a.handed_off_at is not null))::float8 / nullif(count(*), 0) as handoff_share,
-        null::integer as unanswered_knowledge_questions
+        (count(*) filter (where a.handed_off_at is not null))::float8 / nullif(count(*), 0) as handoff_share
     """,
+}
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A report whose one count of distinct leads runs apart, over the few rows it needs (``q``).
+
+    Its other numbers are sums and counts (``s``), which Postgres hashes in one pass without sorting
+    every matching row, as a ``count(distinct)`` beside them would make it do.
+    """
+
+    sums: LiteralString  # aggregates over the matching conversations ``a``
+    leads_where: LiteralString  # which conversations' leads ``q.n`` counts, once each per group
+    result: LiteralString  # the response columns, over ``s`` and ``q``
+
+
+SPLIT: dict[ReportName, _Split] = {
+    "outcomes": _Split(
+        sums="""
+            count(*) as conversations,
+            sum(a.conversions) as conversions,
+            sum(a.conversion_value) as conversion_value,
+            count(*) filter (where a.handed_off_at is not null) as handoffs,
+            count(*) filter (where a.opted_out) as opt_outs,
+            count(*) filter (where a.lost) as lost
+        """,
+        leads_where="a.converted_at is not null",
+        result="""
+            s.conversations, s.conversions, s.conversion_value, coalesce(q.n, 0) as converted_leads, s.handoffs,
+            s.opt_outs, s.lost
+        """,
+    ),
+    "cost": _Split(
+        sums="""
+            count(*) as conversations,
+            sum(a.llm_cost_usd) as llm_cost_usd,
+            sum(a.tokens_in) as tokens_in,
+            sum(a.tokens_out) as tokens_out,
+            sum(a.llm_calls) as llm_calls,
+            sum(a.llm_fallback_calls) as llm_fallback_calls,
+            sum(a.llm_errors) as llm_errors,
+            sum(a.conversions) as conversions,
+            sum(a.conversion_value) as conversion_value
+        """,
+        leads_where="a.qualified_at is not null",
+        result="""
+            s.conversations, s.llm_cost_usd, s.tokens_in, s.tokens_out, s.llm_calls, s.llm_fallback_calls,
+            s.llm_errors,
+            s.llm_fallback_calls::float8 / nullif(s.llm_calls, 0) as fallback_rate,
+            s.llm_cost_usd / nullif(s.conversations, 0) as cost_per_conversation,
+            s.llm_cost_usd / nullif(q.n, 0) as cost_per_qualified_lead,
+            s.llm_cost_usd / nullif(s.conversions, 0) as cost_per_conversion,
+            s.conversion_value,
+            s.conversion_value / nullif(s.llm_cost_usd, 0) as revenue_per_usd
+        """,
+    ),
 }
 
 _FROM: LiteralString = """
     from public.analytics_conversations a
-    left join public.experiment_variants ev on ev.id = a.experiment_variant_id
     where a.organization_id = %(organization_id)s
       and a.started_at >= %(from)s and a.started_at < %(to)s
       and (%(agent_id)s::uuid is null or a.agent_id = %(agent_id)s::uuid)
       and (%(agent_version)s::integer is null or a.agent_version = %(agent_version)s::integer)
       and (%(channel)s::text is null or a.channel = %(channel)s::text)
-      and (%(experiment_id)s::uuid is null or ev.experiment_id = %(experiment_id)s::uuid)
+      and (%(experiment_id)s::uuid is null or a.experiment_id = %(experiment_id)s::uuid)
 """
 
 
 def report_sql(report: ReportName, group_by: Sequence[Dimension]) -> LiteralString:
     """One statement: the totals row (key null) and, when grouped, one row per group."""
-    metrics = METRICS[report]
-    if not group_by:
-        return "select null::jsonb as key, max(a.refreshed_at) as rollup_refreshed_at, " + metrics + _FROM
-    columns: list[LiteralString] = []
-    fields: list[LiteralString] = []
-    for dimension in group_by:
-        exprs, key = DIMENSIONS[dimension]
-        columns.extend(e for e in exprs if e not in columns)
-        fields.append(key)
-    grouped = ", ".join(columns)
-    key_sql = "case when grouping(" + grouped + ") = 0 then jsonb_build_object(" + ", ".join(fields) + ") end"
-    return (
-        "select "
-        + key_sql
-        + " as key, max(a.refreshed_at) as rollup_refreshed_at, "
-        + metrics
-        + _FROM
-        + " group by grouping sets (("
-        + grouped
-        + "), ()) order by 1 nulls first"
-    )
+    key: LiteralString = "null::jsonb"
+    grouping: LiteralString = ""
+    if group_by:
+        columns: list[LiteralString] = []
+        fields: list[LiteralString] = []
+        for dimension in group_by:
+            exprs, field = DIMENSIONS[dimension]
+            columns.extend(e for e in exprs if e not in columns)
+            fields.append(field)
+        listed = ", ".join(columns)
+        key = _sql("case when grouping(", listed, ") = 0 then jsonb_build_object(", ", ".join(fields), ") end")
+        grouping = _sql(" group by grouping sets ((", listed, "), ())")
+    split = SPLIT.get(report)
+    if split is None:
+        return _sql(
+            "select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", METRICS[report], _FROM, grouping,
+            " order by 1 nulls first",
+        )  # fmt: skip
+    return _sql(
+        "with s as (select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", split.sums, _FROM,
+        grouping, "), q as (select ", key, " as key, count(distinct a.lead_id) as n", _FROM, " and (",
+        split.leads_where, ")", grouping, ") select s.key, s.rollup_refreshed_at, ", split.result,
+        " from s left join q on q.key is not distinct from s.key order by 1 nulls first",
+    )  # fmt: skip
+
+
+def _sql(*parts: LiteralString) -> LiteralString:
+    """Fixed SQL fragments (never input) joined into one statement."""
+    return "".join(parts)

@@ -29,8 +29,8 @@ DESCRIPTIONS: Final[dict[str, str]] = {
     "handoff.requested": "The bot handed the conversation to a human: conversation_id, lead_id, reason",
     "conversion.created": "A conversion was recorded: conversion_id, lead_id, type, value, currency",
     "conversation.closed": "A conversation was closed: conversation_id, lead_id",
-    "budget.threshold_reached": "A budget's spend crossed its alert threshold (once per period): budget_id,"
-    " agent_id, period_start, threshold, spent_usd, monthly_limit_usd",
+    "budget.threshold_reached": "A budget's spend reached one of its alert thresholds (once per period and"
+    " threshold): budget_id, agent_id, period, period_start, period_end, threshold, spent_usd, limit_usd",
 }
 
 

@@ -42,20 +42,16 @@ _VISIBLE_LIST = (
     + _LIST
     + ") x on true where a.id = %s order by x.started_at desc, x.id desc"
 )
-# Per variant, over its leads (the unit of assignment; one analytics_experiment_leads row each): how many
-# qualified or converted, and the sums of each lead's LLM cost (x) and conversions (y) the delta method needs.
+# Per variant, over its leads (the unit of assignment): how many qualified or converted, and the sums
+# of each lead's LLM cost (x) and conversions (y) the delta method needs; kept on the variant row by the
+# refreshAnalytics cron from analytics_experiment_leads (app.refresh_experiment_variant_sums).
 _SUMS = """
-    select v.id as variant_id, v.version, v.weight::float8 as weight, count(l.lead_id) as leads,
-           coalesce(sum(l.conversations), 0)::bigint as conversations,
-           count(*) filter (where l.qualified) as qualified, count(*) filter (where l.converted) as converted,
-           coalesce(sum(l.llm_cost_usd), 0)::float8 as sx, coalesce(sum(l.conversions), 0)::float8 as sy,
-           coalesce(sum(l.llm_cost_usd::float8 * l.llm_cost_usd::float8), 0) as sxx,
-           coalesce(sum(l.conversions::float8 * l.conversions), 0) as syy,
-           coalesce(sum(l.llm_cost_usd::float8 * l.conversions), 0) as sxy
+    select v.id as variant_id, v.version, v.weight::float8 as weight, v.rollup_leads as leads,
+           v.rollup_conversations as conversations, v.rollup_qualified as qualified,
+           v.rollup_converted as converted, v.rollup_sx as sx, v.rollup_sy as sy, v.rollup_sxx as sxx,
+           v.rollup_syy as syy, v.rollup_sxy as sxy
     from public.experiment_variants v
-    left join public.analytics_experiment_leads l on l.experiment_variant_id = v.id
     where v.experiment_id = %(id)s
-    group by v.id, v.version, v.weight, v.position
     order by v.position
 """
 # The experiment with its variants' sums, in one statement (no row: not visible); the sums are put in

@@ -6,35 +6,55 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
+from shared.agents.config import AgentConfig
 from shared.auth import Principal
 from shared.db import user_read, user_write
 from shared.errors import InvalidInput, NotFound
 from shared.observability.context import bind_organization
-from shared.spend.models import Budget, BudgetList, SetBudget, Usage, UsageFilters, UsageRow
+from shared.spend.models import Budget, BudgetList, ExhaustionPolicy, SetBudget, Usage, UsageFilters, UsageRow
+from shared.turns.budget import when_exhausted
 
-# The period is the calendar month as app.reserve_budget counts it; a budget whose counter is still
-# on an earlier month reads as zero, which is what the next reservation resets it to.
+# Each budget's current period: its kind (day, week, month) in the organization's time zone, as
+# app.reserve_budget rolls it over. A budget whose counter is still on an earlier period reads as
+# zero, which is what the next reservation (or the budgetPeriods cron) resets it to. Every agent's
+# exhaustion policy comes along (its current version's config), in the same statement.
 _BUDGETS = """
-    with p as (select date_trunc('month', now())::date as start)
-    select b.id, b.organization_id, b.agent_id, p.start as period_start,
-           (p.start + interval '1 month')::date as period_end,
-           b.monthly_limit_usd, b.per_conversation_limit_usd, b.alert_threshold,
+    with z as (select app.organization_time_zone(%(organization_id)s) as zone),
+    p as (
+        select b.*, z.zone, app.budget_period_start(b.period, z.zone, now()) as start
+        from public.budgets b cross join z
+        where b.organization_id = %(organization_id)s and (%(budget_id)s::uuid is null or b.id = %(budget_id)s::uuid)
+    ),
+    q as (
+        select p.*, app.budget_period_end(p.period, p.start) as next_start,
+               p.start::timestamp at time zone p.zone as starts_at,
+               app.budget_period_end(p.period, p.start)::timestamp at time zone p.zone as ends_at
+        from p
+    )
+    select q.id, q.organization_id, q.agent_id, q.period, q.zone as time_zone, q.start as period_start,
+           q.next_start as period_end, q.starts_at as period_starts_at, q.ends_at as period_ends_at,
+           q.monthly_limit_usd as limit_usd, q.per_conversation_limit_usd, q.alert_thresholds,
            (select coalesce(sum(u.cost_usd), 0) from public.llm_usage u
-            where u.organization_id = b.organization_id and (b.agent_id is null or u.agent_id = b.agent_id)
-              and u.created_at >= p.start and u.created_at < p.start + interval '1 month') as spent_usd,
-           case when b.period_start < p.start then 0 else b.spent_usd end as counter_spent_usd,
-           case when b.period_start < p.start then 0 else b.reserved_usd end as reserved_usd,
+            where u.organization_id = q.organization_id and (q.agent_id is null or u.agent_id = q.agent_id)
+              and u.created_at >= q.starts_at and u.created_at < q.ends_at) as spent_usd,
+           case when q.period_start < q.start then 0 else q.spent_usd end as counter_spent_usd,
+           case when q.period_start < q.start then 0 else q.reserved_usd end as reserved_usd,
            (select jsonb_build_object('count', count(*), 'amount_usd', coalesce(sum(r.amount_usd), 0),
                                       'oldest_at', min(r.created_at),
                                       'expired', count(*) filter (where r.expires_at < now()))
             from public.budget_reservations r
-            where r.organization_id = b.organization_id and r.status = 'reserved' and b.id = any (r.budget_ids)
-           ) as reservations
-    from public.budgets b cross join p
-    where b.organization_id = %(organization_id)s and (%(budget_id)s::uuid is null or b.id = %(budget_id)s::uuid)
-    order by b.agent_id nulls first, b.id
+            where r.organization_id = q.organization_id and r.status = 'reserved' and q.id = any (r.budget_ids)
+           ) as reservations,
+           (select coalesce(jsonb_agg(jsonb_build_object('agent_id', a.id, 'config', v.config) order by a.id), '[]')
+            from public.agents a
+            join public.agent_versions v on v.agent_id = a.id and v.version = a.current_version
+            where a.organization_id = %(organization_id)s) as agents
+    from q
+    order by q.agent_id nulls first, q.id
 """
-_SET = "select id from public.set_budget(%s, %s, %s, %s, %s)"
+_SET = "select id from public.set_budget(%s, %s, %s, %s, %s, %s::numeric[])"
 # One round trip: no row means the organization is not visible; one row with a null id, no budgets.
 _VISIBLE_BUDGETS = (
     "select b.* from public.organizations o left join lateral ("  # noqa: S608 -- constants only
@@ -67,7 +87,9 @@ async def list_budgets(principal: Principal, organization_id: uuid.UUID) -> Budg
     rows = await user_read(principal.claims, _VISIBLE_BUDGETS, {"organization_id": organization_id, "budget_id": None})
     if not rows:
         raise NotFound("organization not found")
-    return BudgetList(data=[_budget(r) for r in rows if r["id"] is not None])
+    rows = [r for r in rows if r["id"] is not None]
+    policies = _policies(rows[0]["agents"]) if rows else {}
+    return BudgetList(data=[_budget(r, policies) for r in rows], exhaustion_policies=list(policies.values()))
 
 
 async def set_budget(principal: Principal, organization_id: uuid.UUID, body: SetBudget) -> Budget:
@@ -79,14 +101,21 @@ async def set_budget(principal: Principal, organization_id: uuid.UUID, body: Set
         )
     set_ = (
         _SET,
-        (organization_id, body.agent_id, body.monthly_limit_usd, body.per_conversation_limit_usd, body.alert_threshold),
+        (
+            organization_id,
+            body.agent_id,
+            body.limit_usd,
+            body.per_conversation_limit_usd,
+            body.period,
+            body.alert_thresholds,
+        ),
     )
     # h10writes: one round trip; the read after the write in the same script sees it, and Python picks the row.
     rows = await user_write(principal.claims, set_, (_BUDGETS, {"organization_id": organization_id, "budget_id": None}))
     found = [r for r in rows if r["agent_id"] == body.agent_id]
     if not found:
         raise NotFound("organization not found")
-    return _budget(found[0])
+    return _budget(found[0], _policies(found[0]["agents"]))
 
 
 async def usage(principal: Principal, filters: UsageFilters) -> Usage:
@@ -100,14 +129,35 @@ async def usage(principal: Principal, filters: UsageFilters) -> Usage:
     return Usage(filters=filters, totals=_usage_row(totals), data=[_usage_row(r) for r in data])
 
 
-def _budget(row: dict[str, Any]) -> Budget:
-    limit, spent, reserved = row["monthly_limit_usd"], row["spent_usd"], row["reserved_usd"]
+def _policies(agents: list[dict[str, Any]]) -> dict[uuid.UUID, ExhaustionPolicy]:
+    """Each agent's exhaustion policy, read from its current version's config (the one place it lives)."""
+    out = {}
+    for agent in agents:
+        agent_id = uuid.UUID(str(agent["agent_id"]))
+        try:
+            config = AgentConfig.model_validate(agent["config"])
+        except ValidationError:
+            continue  # a config no turn could run with either; the agent page names the problem
+        out[agent_id] = ExhaustionPolicy(
+            agent_id=agent_id,
+            on_budget_exhausted=config.on_budget_exhausted,
+            fallback_model=config.fallback_model,
+            effective=when_exhausted(config).action,
+        )
+    return out
+
+
+def _budget(row: dict[str, Any], policies: dict[uuid.UUID, ExhaustionPolicy]) -> Budget:
+    limit, spent, reserved = row["limit_usd"], row["spent_usd"], row["reserved_usd"]
+    thresholds = sorted(row["alert_thresholds"])
     return Budget.model_validate(
         {
             **row,
+            "alert_thresholds": thresholds,
+            "alerts_reached": [t for t in thresholds if limit > 0 and row["counter_spent_usd"] >= t * limit],
             "remaining_usd": max(Decimal(0), limit - spent - reserved),
-            "alert_reached": spent >= limit * row["alert_threshold"],
             "exhausted": spent + reserved >= limit,
+            "on_exhausted": policies.get(row["agent_id"]) if row["agent_id"] is not None else None,
         }
     )
 

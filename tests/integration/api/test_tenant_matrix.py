@@ -79,7 +79,7 @@ SAMPLE_BODIES: dict[str, Any] = {
     "GET /experiments/{experiment_id}/results": None,
     "POST /experiments/{experiment_id}/stop": {},
     "GET /organizations/{organization_id}/budgets": None,
-    "PUT /organizations/{organization_id}/budgets": {"monthly_limit_usd": "10"},
+    "PUT /organizations/{organization_id}/budgets": {"limit_usd": "10"},
     "GET /organizations/{organization_id}/usage": None,
     "POST /organizations/{organization_id}/knowledge/sources": {"kind": "text", "title": "Matrix", "content": "x"},
     "GET /organizations/{organization_id}/knowledge/sources": None,

@@ -160,3 +160,27 @@ def test_a_new_month_starts_from_zero(database_url: str, tenant: Tenant) -> None
     # when a turn reserves this month / then it fits
     assert _reserve(database_url, tenant, "0.5") is not None
     assert _budget(database_url, tenant)["spent"] == 0
+
+
+def test_a_daily_budget_starts_from_zero_each_local_day_and_an_old_reservation_settles_nowhere(
+    database_url: str, tenant: Tenant
+) -> None:
+    # given a daily budget of 1 USD exhausted yesterday, with a reservation from yesterday still open
+    _set_budget(database_url, tenant, "1")
+    old = _reserve(database_url, tenant, "0.4")
+    assert old is not None
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "update public.budgets set period = 'day', spent_usd = 0.6, period_start = current_date - 1"
+            " where organization_id = %s",
+            (tenant.org,),
+        )
+        conn.execute(
+            "update public.budget_reservations set created_at = now() - interval '1 day' where id = %s", (old,)
+        )
+    # when a turn reserves today / then it fits, from zero
+    assert _reserve(database_url, tenant, "0.9") is not None
+    assert _budget(database_url, tenant) == {"spent": 0, "reserved": Decimal("0.9")}
+    # and when yesterday's reservation settles, today's counter does not move
+    assert _settle(database_url, old, "0.4")
+    assert _budget(database_url, tenant) == {"spent": 0, "reserved": Decimal("0.9")}

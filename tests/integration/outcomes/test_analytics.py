@@ -221,3 +221,57 @@ def test_bad_filters_are_a_422_naming_the_field(
     # then the problem names the field
     assert response.status == 422, response.body
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def test_grouped_funnel_counts_each_groups_leads_from_the_raw_tables(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a viewer / when the funnel is grouped by agent version and week
+    org = seeded[0]
+    report = _report(api, member_of(org.id, "viewer"), org, "funnel", "&group_by=agent_version,week")
+    # then each group's leads and qualified leads are the distinct leads of its conversations, from the raw tables
+    raw = (
+        "select c.agent_id::text, c.agent_version, date_trunc('week', c.created_at at time zone 'UTC')::date::text,"
+        " count(distinct c.lead_id),"
+        " count(distinct c.lead_id) filter (where exists (select 1 from public.lead_events e"
+        "   where e.conversation_id = c.id and e.type = 'lead.qualified'))"
+        " from public.conversations c where c.id in (" + _IN_RANGE + ") group by 1, 2, 3"
+    )
+    with psycopg.connect(database_url) as conn:
+        expected = {(r[0], r[1], r[2]): (r[3], r[4]) for r in conn.execute(raw, {"org": org.id}).fetchall()}
+    got = {
+        (g["key"]["agent_id"], g["key"]["agent_version"], g["key"]["week"]): (
+            g["metrics"]["leads"],
+            g["metrics"]["qualified"],
+        )
+        for g in report["groups"]
+    }
+    assert got == expected
+    # and a lead with conversations in two groups counts in each, but once in the totals
+    assert sum(v[0] for v in got.values()) >= report["totals"]["leads"]
+    assert report["totals"]["leads"] == scalar(
+        database_url,
+        "select count(distinct c.lead_id) from public.conversations c where c.id in (" + _IN_RANGE + ")",
+        {"org": org.id},
+    )
+
+
+def test_cost_by_experiment_variant_keys_each_variant_with_its_experiment_and_version(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a viewer / when cost is grouped by experiment variant and channel
+    org = seeded[0]
+    report = _report(api, member_of(org.id, "viewer"), org, "cost", "&group_by=experiment_variant,channel")
+    # then each assigned group names its variant's experiment and version, and its spend is the ledger's
+    assigned = [g for g in report["groups"] if g["key"]["experiment_variant_id"] is not None]
+    assert {g["key"]["experiment_id"] for g in assigned} == {str(org.experiment)}
+    assert {g["key"]["variant_version"] for g in assigned} == {1, 2}
+    for g in assigned:
+        spend = scalar(
+            database_url,
+            "select coalesce(sum(u.cost_usd), 0) from public.llm_usage u join public.conversations c"
+            " on c.id = u.conversation_id where c.id in (" + _IN_RANGE + ")"
+            " and c.experiment_variant_id = %(v)s and c.channel::text = %(ch)s",
+            {"org": org.id, "v": g["key"]["experiment_variant_id"], "ch": g["key"]["channel"]},
+        )
+        assert g["metrics"]["llm_cost_usd"] == pytest.approx(float(spend))

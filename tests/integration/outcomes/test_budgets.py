@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +25,8 @@ def tenant(database_url: str) -> dict[str, Any]:
         conn.execute("insert into public.organizations (id, name, slug) values (%s, 'Spend', %s)", (org, org.hex))
         conn.execute("insert into public.agents (id, organization_id, name) values (%s, %s, 'A')", (agent, org))
         conn.execute(
-            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, '{}')",
+            "insert into public.agent_versions (organization_id, agent_id, version, config)"
+            """ values (%s, %s, 1, '{"persona": "A", "on_budget_exhausted": "handoff"}')""",
             (org, agent),
         )
         conn.execute("insert into public.leads (id, organization_id) values (%s, %s)", (lead, org))
@@ -113,8 +115,9 @@ def test_admins_set_budgets_and_others_may_not(
     admin, editor = member_of(tenant["org"], "admin"), member_of(tenant["org"], "editor")
     body = {
         "agent_id": str(tenant["agent"]),
-        "monthly_limit_usd": "5",
-        "alert_threshold": "0.5",
+        "limit_usd": "5",
+        "period": "week",
+        "alert_thresholds": ["0.8", "0.5", "1", "0.5"],
     }
     path = f"/organizations/{tenant['org']}/budgets"
     # when each sets it
@@ -124,11 +127,10 @@ def test_admins_set_budgets_and_others_may_not(
     assert denied.status == 403
     assert response.status == 200, response.body
     budget = response.json()
-    assert (budget["agent_id"], budget["monthly_limit_usd"], budget["alert_threshold"]) == (
-        str(tenant["agent"]),
-        5.0,
-        0.5,
-    )
+    assert (budget["agent_id"], budget["limit_usd"], budget["period"]) == (str(tenant["agent"]), 5.0, "week")
+    assert budget["alert_thresholds"] == [0.5, 0.8, 1.0]
+    # and the agent budget shows the agent's own exhaustion policy (its config; not stored on the budget)
+    assert budget["on_exhausted"]["on_budget_exhausted"] == "handoff"
     audits = scalar(database_url, "select count(*) from public.budget_changes where budget_id = %s", (budget["id"],))
     assert audits == 1
     listed = api.call("GET", path, token=editor.token).json()["data"]
@@ -146,14 +148,108 @@ def test_another_tenant_sees_no_budget_and_bad_input_names_the_field(
     path = f"/organizations/{tenant['org']}/budgets"
     # when the outsider reads or writes / then this organization does not exist for them
     assert api.call("GET", path, token=outsider.token).status == 404
-    assert api.call("PUT", path, token=outsider.token, body={"monthly_limit_usd": "1"}).status == 404
+    assert api.call("PUT", path, token=outsider.token, body={"limit_usd": "1"}).status == 404
     assert api.call("GET", f"/organizations/{tenant['org']}/usage", token=outsider.token).status == 404
     # and an agent budget with a per-conversation cap, or a negative limit, is a 422 naming the field
-    capped = {"agent_id": str(tenant["agent"]), "monthly_limit_usd": "1", "per_conversation_limit_usd": "0.1"}
+    capped = {"agent_id": str(tenant["agent"]), "limit_usd": "1", "per_conversation_limit_usd": "0.1"}
     for body, field in (
         (capped, "body.per_conversation_limit_usd"),
-        ({"monthly_limit_usd": "-1"}, "body.monthly_limit_usd"),
+        ({"limit_usd": "-1"}, "body.limit_usd"),
+        ({"limit_usd": "1", "period": "year"}, "body.period"),
+        ({"limit_usd": "1", "alert_thresholds": []}, "body.alert_thresholds"),
+        ({"limit_usd": "1", "alert_thresholds": ["1.5"]}, "body.alert_thresholds.0"),
     ):
         response = api.call("PUT", path, token=admin.token, body=body)
         assert response.status == 422, response.body
         assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def _zone(database_url: str, org: uuid.UUID, zone: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "update public.organizations set settings = jsonb_build_object('timezone', %s::text) where id = %s",
+            (zone, org),
+        )
+
+
+def test_a_weekly_budget_reads_its_local_calendar_week(
+    api: LambdaApi, tenant: dict[str, Any], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given an organization in São Paulo and an admin who sets a weekly organization budget
+    _zone(database_url, tenant["org"], "America/Sao_Paulo")
+    admin = member_of(tenant["org"], "admin")
+    path = f"/organizations/{tenant['org']}/budgets"
+    body = {"limit_usd": "10", "period": "week", "alert_thresholds": ["0.5", "0.8", "1.0"]}
+    assert api.call("PUT", path, token=admin.token, body=body).status == 200
+    # when a viewer reads the budgets
+    listed = api.call("GET", path, token=member_of(tenant["org"], "viewer").token).json()
+    budget = listed["data"][0]
+    # then the period is this ISO week (Monday to Monday) in the organization's zone, bounds included
+    expected = scalar(
+        database_url,
+        "select jsonb_build_object('start', d::text, 'end', (d + 7)::text,"
+        " 'starts_at', extract(epoch from d::timestamp at time zone 'America/Sao_Paulo'))"
+        " from (select date_trunc('week', now() at time zone 'America/Sao_Paulo')::date as d) w",
+        None,
+    )
+    assert (budget["period"], budget["time_zone"]) == ("week", "America/Sao_Paulo")
+    assert (budget["period_start"], budget["period_end"]) == (expected["start"], expected["end"])
+    assert datetime.fromisoformat(budget["period_starts_at"]).timestamp() == float(expected["starts_at"])
+    # and every agent's exhaustion policy comes from its config, the organization budget carrying none
+    assert budget["on_exhausted"] is None
+    assert listed["exhaustion_policies"] == [
+        {
+            "agent_id": str(tenant["agent"]),
+            "on_budget_exhausted": "handoff",
+            "fallback_model": None,
+            "effective": "handoff",
+        }
+    ]
+
+
+def test_a_read_at_the_start_of_a_period_shows_the_new_period(
+    api: LambdaApi, tenant: dict[str, Any], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a daily budget whose counter still holds yesterday's spend and reservation (no turn or cron yet today)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("select public.set_budget(%s, null, 10, null, 'day')", (tenant["org"],))
+        conn.execute(
+            "update public.budgets set period_start = current_date - 1, spent_usd = 4, reserved_usd = 1"
+            " where organization_id = %s and agent_id is null",
+            (tenant["org"],),
+        )
+    # when a viewer reads it
+    budget = api.call(
+        "GET", f"/organizations/{tenant['org']}/budgets", token=member_of(tenant["org"], "viewer").token
+    ).json()["data"][0]
+    # then it is today's period, from zero
+    today = scalar(database_url, "select (now() at time zone 'UTC')::date::text", None)
+    assert (budget["period_start"], budget["counter_spent_usd"], budget["reserved_usd"]) == (today, 0, 0)
+    assert budget["alerts_reached"] == []
+
+
+def test_a_new_period_kind_recounts_the_current_period_from_the_ledger(
+    api: LambdaApi, tenant: dict[str, Any], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given a monthly budget with two turns settled today and one call from yesterday in the ledger
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        _turn(conn, tenant, "fast", "gpt-4o-mini", "0.010000")
+        _turn(conn, tenant, "fast", "gpt-4o-mini", "0.020000")
+        conn.execute(
+            "insert into public.llm_usage (organization_id, agent_id, conversation_id, model, alias, tokens_in,"
+            " tokens_out, cost_usd, created_at)"
+            " values (%s, %s, %s, 'gpt-4o', 'smart', 1, 1, 0.5, now() - interval '1 day')",
+            (tenant["org"], tenant["agent"], tenant["conversation"]),
+        )
+        conn.execute(  # the month's counter holds yesterday's call too, as its settle would have left it
+            "update public.budgets set spent_usd = spent_usd + 0.5 where organization_id = %s and agent_id is null",
+            (tenant["org"],),
+        )
+    # when an admin makes it a daily budget with thresholds at 50% and 100%
+    admin = member_of(tenant["org"], "admin")
+    body = {"limit_usd": "0.05", "period": "day", "alert_thresholds": ["0.5", "1"]}
+    budget = api.call("PUT", f"/organizations/{tenant['org']}/budgets", token=admin.token, body=body).json()
+    # then today's counter is today's ledger (yesterday's call left out), and the 50% threshold shows reached
+    assert budget["counter_spent_usd"] == budget["spent_usd"] == 0.03
+    assert budget["alerts_reached"] == [0.5]
+    assert budget["remaining_usd"] == 0.02

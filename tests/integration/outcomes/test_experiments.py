@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.datasets.outcomes import Org
 from shared.experiments import stats
 from tests.integration.outcomes.conftest import Member
 from tests.support.api import LambdaApi
@@ -196,3 +197,33 @@ def test_bad_experiments_are_a_422_naming_the_field(
     # then the problem names the field
     assert response.status == 422, response.body
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def test_results_of_the_seeded_experiment_equal_the_raw_tables(
+    api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given the seeded experiment, refreshed (its variants' sums kept on the variant rows)
+    org = seeded[0]
+    # when a viewer reads its results
+    response = api.call("GET", f"/experiments/{org.experiment}/results", token=member_of(org.id, "viewer").token)
+    # then each variant's leads, conversations, converted leads and spend are the raw tables' own
+    assert response.status == 200, response.body
+    raw = (
+        "select v.version, count(distinct c.lead_id), count(*),"
+        " count(distinct c.lead_id) filter (where exists (select 1 from public.conversions x"
+        "   where x.conversation_id = c.id)),"
+        " (select coalesce(sum(u.cost_usd), 0) from public.llm_usage u join public.conversations c2"
+        "   on c2.id = u.conversation_id where c2.experiment_variant_id = v.id)"
+        " from public.experiment_variants v join public.conversations c on c.experiment_variant_id = v.id"
+        " where v.experiment_id = %s group by v.id, v.version"
+    )
+    with psycopg.connect(database_url) as conn:
+        expected = {r[0]: (r[1], r[2], r[3], float(r[4])) for r in conn.execute(raw, (org.experiment,)).fetchall()}
+    got = {
+        v["version"]: (v["leads"], v["conversations"], v["converted_leads"], v["llm_cost_usd"])
+        for v in response.json()["variants"]
+    }
+    assert got.keys() == expected.keys() == {1, 2}
+    for version, (leads, conversations, converted, cost) in expected.items():
+        assert got[version][:3] == (leads, conversations, converted)
+        assert got[version][3] == pytest.approx(cost)
