@@ -126,6 +126,11 @@ async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
     return rows[0] if rows else None
 
 
+async def service_read(sql: LiteralString, params: Params = ()) -> list[Row]:
+    """Every row of one statement as ``service_role``, in a single round trip (the turn's knowledge lookups)."""
+    return await _one_trip("service_role", _SERVICE_CLAIMS, sql, params)
+
+
 async def _one_trip(role: str, claims_json: str, sql: LiteralString, params: Params) -> list[Row]:
     """Begin under ``role`` and claims, run ``sql``, commit: one query with client-side binding."""
     for attempt in range(2):

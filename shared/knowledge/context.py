@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.db import service_session
+from shared.db import service_read
 from shared.knowledge import embedding, retrieval
 
 SEARCH_TOOL: dict[str, Any] = {
@@ -117,8 +117,9 @@ async def lookup(
     query = retrieval.Query(
         organization_id, question, embedded.vectors[0], agent_id=agent_id, language=language, limit=limit
     )
-    async with service_session() as db:
-        hits = await retrieval.search(db, query)
+    # One round trip (begin, statement, commit as one script): the turn's only extra statement per lookup.
+    rows = await service_read(retrieval.statement(len(query.vector)), retrieval.params(query))
+    hits = [retrieval.Hit(**row) for row in rows]
     return Knowledge(
         question, hits, embedded.cost_usd, embedded.tokens, embedded.model, model.alias, embedded.latency_ms
     )
