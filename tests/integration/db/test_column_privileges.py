@@ -100,6 +100,7 @@ KEYS = {
     "integrations": "id = %(integration)s",
     "knowledge_documents": "id = %(document)s",
     "knowledge_chunks": "id = %(chunk)s",
+    "knowledge_unanswered": "id = %(unanswered)s",
     "event_outbox": "id = %(event)s",
     "webhook_endpoints": "id = %(webhook_endpoint)s",
     "webhook_deliveries": "id = %(webhook_delivery)s",
