@@ -35,6 +35,7 @@ READS: dict[str, str] = {
     "listWebhookDeliveries": "",
     "listKnowledgeSources": "",
     "getKnowledgeSource": "",
+    "listUnansweredQuestions": "",
 }
 NOT_READS = {"health", "whatsappWebhook"}
 # Reads that still take more than one round trip (a membership check, then the report), with their
@@ -197,7 +198,9 @@ def test_an_agent_comes_with_the_version_asked_for(api: LambdaApi, tenant: dict[
     assert (old["version"], current["version"]) == (1, 2)
 
 
-@pytest.mark.parametrize("function", ["listConversations", "listAgents", "getConversation", "getAgent"])
+@pytest.mark.parametrize(
+    "function", ["listConversations", "listAgents", "getConversation", "getAgent", "listUnansweredQuestions"]
+)
 def test_a_read_outside_the_callers_organizations_is_a_404_in_one_round_trip(
     api: LambdaApi,
     tenant: dict[str, Any],
