@@ -9,8 +9,8 @@
 -- the retrieval threshold), so the agent said it did not know and offered a person. Members read;
 -- only app.finish_turn writes. One row per lead message at most.
 --
--- app.begin_turn returns `knowledge` ({embedding_model}) when the agent has a ready source (the cheap
--- check: an exists on knowledge_documents); app.finish_turn stores the reply's citations, the
+-- app.begin_turn returns `knowledge` ({embedding_model}) when the agent has an indexed source (the
+-- cheap check: an exists on knowledge_documents); app.finish_turn stores the reply's citations, the
 -- unanswered question, and the embedding calls' ledger row. Both bodies are the ones of
 -- 20261130200100_one_rule_one_place.sql with every change marked `-- h12turn:`.
 
@@ -107,13 +107,15 @@ begin
     from public.messages m
     where m.conversation_id = v_conv.id and m.role = 'lead' and m.handled_at is null;
 
-    -- h12turn: the cheap check. An agent with a ready source of its own (or of its whole organization)
+    -- h12turn: the cheap check. An agent with an indexed source of its own (or of its whole organization)
     -- gets the organization's embedding alias; the worker embeds the lead's question and retrieves.
+    -- Indexed means a served version (version > 0): a source being re-indexed (pending, processing) or
+    -- whose re-index failed still serves its last version's chunks.
     select jsonb_build_object('embedding_model', o.settings ->> 'knowledge_embedding_model') into v_knowledge
     from public.organizations o
     where o.id = v_conv.organization_id
       and exists (select 1 from public.knowledge_documents d
-                  where d.organization_id = v_conv.organization_id and d.status = 'ready' and d.version > 0
+                  where d.organization_id = v_conv.organization_id and d.version > 0
                     and (d.agent_id is null or d.agent_id = v_conv.agent_id));
 
     v_chars := v_chars + length(v_config::text) + coalesce(length(v_earlier), 0);

@@ -147,3 +147,17 @@ def test_a_turn_with_knowledge_adds_one_statement_per_lookup(tenant: Tenant, wor
     with _statements() as sent:
         worker(sqs_event((unanswered, second)))
     assert len(sent) == 4, sent
+
+
+def test_the_realtime_payload_of_a_reply_carries_its_citations(tenant: Tenant) -> None:
+    # given the publication Supabase Realtime streams message rows from (postgres_changes)
+    [published] = tenant.query(
+        "select attnames from pg_publication_tables"
+        " where pubname = 'supabase_realtime' and schemaname = 'public' and tablename = 'messages'"
+    )
+    # then the citations column is in every inserted row's payload, and members may read it
+    assert "citations" in published["attnames"]
+    [grant] = tenant.query(
+        "select has_column_privilege('authenticated', 'public.messages', 'citations', 'select') as ok"
+    )
+    assert grant["ok"]
