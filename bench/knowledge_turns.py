@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,11 @@ def _events(database_url: str, org: uuid.UUID, agent: uuid.UUID, text: str, n: i
     with psycopg.connect(database_url, autocommit=True) as conn:
         for _ in range(n):
             lead = conn.execute("insert into public.leads (organization_id) values (%s) returning id", (org,))
+            lead_id = lead.fetchone()[0]  # type: ignore[index]
             conv = conn.execute(
                 "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel)"
                 " values (%s, %s, 1, %s, 'api') returning id",
-                (org, agent, lead.fetchone()[0]),  # type: ignore[index]
+                (org, agent, lead_id),
             ).fetchone()[0]  # type: ignore[index]
             msg = conn.execute(
                 "insert into public.messages (organization_id, conversation_id, role, content, status)"
@@ -98,9 +100,13 @@ def measure(database_url: str, n: int) -> dict[str, Any]:
     trips: dict[str, int] = dict.fromkeys(CASES, 0)
     for _ in range(ROUNDS):
         for name, queue in queues.items():
+
+            def turn(events: Iterator[dict[str, Any]] = queue) -> None:
+                worker.handler(next(events), context)
+
             COUNTS.clear()
             with counted_round_trips():
-                samples[name].append(_time(lambda q=queue: worker.handler(next(q), context), per_round))
+                samples[name].append(_time(turn, per_round))
             trips[name] += COUNTS["db"]
     return {"samples": samples, "db": {name: trips[name] / (per_round * ROUNDS) for name in CASES}}
 
