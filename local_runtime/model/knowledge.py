@@ -87,19 +87,15 @@ def respond(question: str, given: Given, lang: str, tools: frozenset[str]) -> tu
 
 
 def _best(question: str, chunks: tuple[Chunk, ...]) -> tuple[Chunk, str]:
-    """The paragraph (not itself a question) that shares most words with ``question``; the first chunk wins ties."""
+    """The chunk that shares most words with ``question`` (the first wins ties: the best ranked), and its
+    paragraph (not itself a question, as an FAQ entry's first one is) that shares most."""
     wanted = set(_words(question))
-    best: tuple[int, int, Chunk, str] | None = None
-    for rank, chunk in enumerate(chunks):
-        for paragraph in (p.strip() for p in chunk.content.split("\n\n")):
-            if not paragraph or paragraph.endswith("?"):
-                continue
-            score = len(wanted & set(_words(paragraph)))
-            if best is None or (score, -rank) > (best[0], best[1]):
-                best = (score, -rank, chunk, paragraph)
-    if best is None:
-        return chunks[0], chunks[0].content.strip()
-    return best[2], " ".join(best[3].split())
+    chunk = max(chunks, key=lambda c: (len(wanted & set(_words(c.content))), -chunks.index(c)))
+    paragraphs = [p.strip() for p in chunk.content.split("\n\n") if p.strip() and not p.strip().endswith("?")]
+    if not paragraphs:
+        return chunk, " ".join(chunk.content.split())
+    best = max(paragraphs, key=lambda p: (len(wanted & set(_words(p))), -paragraphs.index(p)))
+    return chunk, " ".join(best.split())
 
 
 def _words(text: str) -> list[str]:
