@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from shared.errors import InvalidInput
 from shared.knowledge import context
 from shared.knowledge.context import Knowledge
 from shared.llm.gateway import Completion, ToolCall
+from shared.observability import logger
 from shared.turns.context import TurnContext
 from shared.turns.outcome import Citation, KnowledgeUsage, Unanswered
 
@@ -81,17 +83,25 @@ def question(ctx: TurnContext, instruction: str | None) -> str | None:
     return texts[-1] if texts else None
 
 
-async def consult(ctx: TurnContext, text: str) -> Knowledge:
-    """Embed ``text`` and retrieve the agent's best chunks for it (one statement)."""
+async def consult(ctx: TurnContext, text: str) -> Knowledge | None:
+    """Embed ``text`` and retrieve the agent's best chunks for it (one statement).
+
+    None when the organization's embedding alias is not (or no longer) a configured embedding model:
+    the turn goes on without knowledge rather than failing. A provider outage raises (the queue retries).
+    """
     assert ctx.knowledge is not None
-    return await context.lookup(
-        ctx.organization_id,
-        ctx.conversation.agent_id,
-        text,
-        language=ctx.language,
-        alias=ctx.knowledge.embedding_model,
-        limit=CHUNKS,
-    )
+    try:
+        return await context.lookup(
+            ctx.organization_id,
+            ctx.conversation.agent_id,
+            text,
+            language=ctx.language,
+            alias=ctx.knowledge.embedding_model,
+            limit=CHUNKS,
+        )
+    except InvalidInput as exc:
+        logger.warning("knowledge skipped: the embedding model is not configured", extra={"error": exc.detail})
+        return None
 
 
 async def converse(
@@ -120,7 +130,7 @@ async def converse(
         if not searches or round_ == MAX_SEARCHES:
             break
         query = str(searches[0].arguments.get("query") or first.question)[:500]
-        found = await consult(ctx, query)
+        found = await consult(ctx, query) or Knowledge(query)
         lookups.append(found)
         messages += _tool_exchange(round_, completion.content, query, found)
     return Answer(_merged(completions), kept, lookups, unanswered)

@@ -135,10 +135,10 @@ async def _model_answer(ctx: TurnContext, instruction: str | None) -> turn_knowl
 
     messages, tools = prompt.messages(ctx, instruction), build_tools(ctx.fields)
     question = turn_knowledge.question(ctx, instruction)
-    if question is None:
+    found = await turn_knowledge.consult(ctx, question) if question is not None else None
+    if found is None:
         completion = await call(messages, tools)
         return turn_knowledge.Answer(completion, list(completion.tool_calls), [])
-    found = await turn_knowledge.consult(ctx, question)
     return await turn_knowledge.converse(ctx, found, messages, tools, call)
 
 

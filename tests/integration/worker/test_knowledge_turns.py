@@ -161,3 +161,22 @@ def test_the_realtime_payload_of_a_reply_carries_its_citations(tenant: Tenant) -
         "select has_column_privilege('authenticated', 'public.messages', 'citations', 'select') as ok"
     )
     assert grant["ok"]
+
+
+def test_an_embedding_alias_no_longer_configured_leaves_the_turn_without_knowledge(
+    tenant: Tenant, worker: Worker, faq: uuid.UUID
+) -> None:
+    # given an organization whose embedding alias was removed from the LiteLLM config
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute(
+            "update public.organizations set settings = settings || '{\"knowledge_embedding_model\": \"gone\"}'"
+            " where id = %s",
+            (tenant.org,),
+        )
+    conversation = tenant.conversation()
+    message = tenant.lead_says(conversation, "O apartamento tem garagem?")
+    # when the turn runs / then the lead still gets a reply, with nothing cited and no embedding charged
+    assert worker(sqs_event((conversation, message))) == {"batchItemFailures": []}
+    assert _reply(tenant, conversation)["citations"] is None
+    rows = tenant.query("select alias from public.llm_usage where conversation_id = %s", conversation)
+    assert [r["alias"] for r in rows] == ["fast"]
