@@ -169,7 +169,7 @@ def test_an_embedding_alias_no_longer_configured_leaves_the_turn_without_knowled
     # given an organization whose embedding alias was removed from the LiteLLM config
     with psycopg.connect(tenant.url, autocommit=True) as conn:
         conn.execute(
-            "update public.organizations set settings = settings || '{\"knowledge_embedding_model\": \"gone\"}'"
+            'update public.organizations set settings = settings || \'{"knowledge_embedding_model": "gone"}\''
             " where id = %s",
             (tenant.org,),
         )
