@@ -190,6 +190,7 @@ def main() -> None:
             ("Outcomes: analytics, experiments, budgets", "bench.outcomes"),
             ("Follow-ups", "bench.follow_ups"),
             ("The knowledge base", "bench.knowledge"),
+            ("Knowledge in the turn", "bench.knowledge_turns"),
         ):
             print(f"\n## {title}\n", flush=True)
             subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)

@@ -25,7 +25,8 @@ the of and to in is are for on with what how do does can i you
 STOPWORDS = frozenset(_STOPWORDS.split())
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """``text`` lower-cased, accents folded."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -33,7 +34,7 @@ def _fold(text: str) -> str:
 def features(text: str) -> Counter[str]:
     """Content words (weight 2) and their character 3- and 4-grams, accents folded."""
     found: Counter[str] = Counter()
-    for word in _WORD.findall(_fold(text)):
+    for word in _WORD.findall(fold(text)):
         if word in STOPWORDS or len(word) < 2:
             continue
         found[f"w:{word}"] += 2

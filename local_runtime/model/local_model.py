@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from local_runtime.model import embedding, extract, replies
+from local_runtime.model import embedding, extract, knowledge, replies
 from shared.llm.sdk import (
     ChatCompletionMessageToolCall,
     CustomLLM,
@@ -52,6 +52,7 @@ class Brief:
     texts: tuple[str, ...]
     last_reply: str | None
     tools: frozenset[str]
+    knowledge: knowledge.Given
 
 
 def read_request(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Brief:
@@ -61,7 +62,8 @@ def read_request(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | N
     fields = [Field(m[1], m[2], bool(m[3]), m[4]) for m in map(_FIELD_LINE.match, lines) if m]
     listed = {f.name for f in fields}
     fields += [Field(n, t) for n, t in _CONTACTS if n not in listed]  # effects accepts contact data always
-    replies_at = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+    # A search_knowledge call of this turn is not a reply: the lead's messages before it still count.
+    replies_at = [i for i, m in enumerate(messages) if m.get("role") == "assistant" and not m.get("tool_calls")]
     start = replies_at[-1] + 1 if replies_at else 0
     return Brief(
         fields=tuple(fields),
@@ -71,6 +73,7 @@ def read_request(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | N
         texts=tuple(str(m.get("content") or "") for m in messages[start:] if m.get("role") == "user"),
         last_reply=str(messages[replies_at[-1]].get("content") or "") if replies_at else None,
         tools=frozenset(str(t.get("function", {}).get("name")) for t in tools or []),
+        knowledge=knowledge.read(messages),
     )
 
 
@@ -91,7 +94,24 @@ def respond(brief: Brief) -> tuple[str, Calls]:
     else:
         reply, conversion = _next_move(brief, lang, found)
         calls += [("record_conversion", conversion)] if conversion else []
+        if brief.knowledge.consulted:
+            reply, calls = _from_knowledge(brief, lang, text, reply, calls)
     return reply, [call for call in calls if call[0] in brief.tools]
+
+
+def _from_knowledge(brief: Brief, lang: str, text: str, reply: str, calls: Calls) -> tuple[str, Calls]:
+    """A question of the lead answered from the given chunks before the next move, a search, or "I do not know"."""
+    question = knowledge.lead_question(text)
+    answered = knowledge.respond(question, brief.knowledge, lang, brief.tools) if question else None
+    if answered is None:
+        return reply, calls
+    said, knowledge_calls = answered
+    if not said:  # a search first: the rest of the answer waits for its result
+        return "", knowledge_calls
+    if knowledge_calls:  # nothing found: only "I do not know", and the question reported
+        return said, [*calls, *knowledge_calls]
+    opener = replies.acknowledge(lang, {}, first=brief.last_reply is None)
+    return f"{said} {reply.removeprefix(opener)}", calls
 
 
 def _next_move(brief: Brief, lang: str, found: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:

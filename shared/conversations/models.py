@@ -121,8 +121,17 @@ class ConversationList(BaseModel):
     next_cursor: str | None
 
 
+class MessageCitation(BaseModel):
+    """A knowledge chunk an assistant reply used: the chunk, its source and the source's version."""
+
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    version: int
+
+
 class Message(BaseModel):
-    """A message as organization members see it, with its model usage."""
+    """A message as organization members see it, with its model usage and, on a reply that used the
+    knowledge base, the chunks it cites."""
 
     id: uuid.UUID
     role: MessageRole
@@ -138,6 +147,7 @@ class Message(BaseModel):
     cost_usd: Decimal | None
     latency_ms: int | None
     error: dict[str, Any] | None
+    citations: list[MessageCitation] | None = None
     handled_at: datetime | None
     created_at: datetime
 

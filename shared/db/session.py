@@ -149,6 +149,11 @@ async def service_write(*statements: Statement) -> list[Row]:
     return await _one_trip("service_role", _SERVICE_CLAIMS, list(statements))
 
 
+async def service_read(sql: LiteralString, params: Params = ()) -> list[Row]:
+    """Every row of one statement as ``service_role``, in a single round trip (the turn's knowledge lookups)."""
+    return await _one_trip("service_role", _SERVICE_CLAIMS, [(sql, params)])
+
+
 def _claims_json(claims: Mapping[str, Any]) -> str:
     return json.dumps(claims, separators=(",", ":"))
 

@@ -8,11 +8,12 @@ service path filtered to the conversation's organization (what ``app.begin_turn`
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.db import service_session
+from shared.db import service_read
 from shared.knowledge import embedding, retrieval
 
 SEARCH_TOOL: dict[str, Any] = {
@@ -27,12 +28,32 @@ SEARCH_TOOL: dict[str, Any] = {
         },
     },
 }
+UNANSWERED_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "report_unanswered",
+        "description": "Call when the lead asked something the business's documents do not answer: you told the "
+        "lead you do not know and offered a person from the team. The question goes on the team's list.",
+        "parameters": {
+            "type": "object",
+            "properties": {"question": {"type": "string", "description": "The lead's question."}},
+            "required": ["question"],
+        },
+    },
+}
 NO_ANSWER = {
     "pt": "Não encontrei essa informação nos nossos materiais e não quero te passar algo errado. "
     "Posso chamar alguém da equipe para te responder?",
     "en": "I could not find that in our materials and I would rather not guess. "
     "Shall I ask someone from the team to answer you?",
 }
+KNOWLEDGE_HEADER = "Knowledge (answer only from these; cite the ids you use as [chunk:<id>]):"
+NOTHING_FOUND = (
+    "Knowledge: nothing in the business's documents answers this; do not make an answer up. If the lead asked "
+    "for a fact, say you do not know, offer a person from the team and call report_unanswered."
+)
+KNOWLEDGE_END = "End of knowledge."
+CITATION = re.compile(r"\s*\[chunk:([0-9a-f-]{36})\]")
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,9 @@ class Knowledge:
     hits: list[retrieval.Hit] = field(default_factory=list)
     cost_usd: float = 0.0
     tokens: int = 0
+    model: str = ""
+    alias: str = ""
+    latency_ms: int = 0
 
     @property
     def answered(self) -> bool:
@@ -50,21 +74,32 @@ class Knowledge:
         return bool(self.hits)
 
     def prompt_block(self) -> str:
-        """The system-prompt section: each chunk with the id the model cites."""
+        """The system-prompt section: each chunk under a line with the id the model cites."""
         if not self.hits:
-            return "Knowledge: nothing in the business's documents answers this; do not make an answer up."
-        lines = ["Knowledge (answer only from these; cite the ids you use as [chunk:<id>]):"]
-        lines += [f"[chunk:{h.id}] {h.title} > {h.heading_path}: {h.content}" for h in self.hits]
-        return "\n".join(lines)
+            return NOTHING_FOUND
+        lines = [KNOWLEDGE_HEADER]
+        for hit in self.hits:
+            where = hit.heading_path if hit.heading_path.startswith(hit.title) else f"{hit.title} > {hit.heading_path}"
+            lines += [f"[chunk:{hit.id}] {where.strip(' >')}", hit.content.strip()]
+        return "\n".join([*lines, KNOWLEDGE_END])
 
     def citations(self, reply: str | None = None) -> list[dict[str, Any]]:
-        """What the reply message stores: the chunks it cites (all of them if it names none), with versions."""
-        cited = [h for h in self.hits if reply and f"chunk:{h.id}" in reply] or self.hits
-        return [{"chunk_id": str(h.id), "document_id": str(h.document_id), "version": h.version} for h in cited]
+        """What the reply message stores: the chunks it cites, with their sources and versions."""
+        cited = set(CITATION.findall(reply or ""))
+        return [
+            {"chunk_id": str(h.id), "document_id": str(h.document_id), "version": h.version}
+            for h in self.hits
+            if str(h.id) in cited
+        ]
 
     def no_answer(self, language: str) -> str:
         """The reply when nothing passed the threshold: the agent does not know and offers a person."""
         return NO_ANSWER["pt" if language.lower().startswith("pt") else "en"]
+
+
+def strip_citations(reply: str) -> str:
+    """The reply as the lead reads it: the ``[chunk:<id>]`` markers out (they are stored as citations)."""
+    return CITATION.sub("", reply).strip()
 
 
 async def lookup(
@@ -82,6 +117,9 @@ async def lookup(
     query = retrieval.Query(
         organization_id, question, embedded.vectors[0], agent_id=agent_id, language=language, limit=limit
     )
-    async with service_session() as db:
-        hits = await retrieval.search(db, query)
-    return Knowledge(question, hits, embedded.cost_usd, embedded.tokens)
+    # One round trip (begin, statement, commit as one script): the turn's only extra statement per lookup.
+    rows = await service_read(retrieval.statement(len(query.vector)), retrieval.params(query))
+    hits = [retrieval.Hit(**row) for row in rows]
+    return Knowledge(
+        question, hits, embedded.cost_usd, embedded.tokens, embedded.model, model.alias, embedded.latency_ms
+    )

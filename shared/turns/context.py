@@ -58,6 +58,12 @@ class Delivery(_Loaded):
     consent: bool = True
 
 
+class KnowledgeRef(_Loaded):
+    """Present when the agent has a ready knowledge source: the organization's embedding alias (None: default)."""
+
+    embedding_model: str | None = None
+
+
 class TurnContext(_Loaded):
     """A conversation ready for a model turn, with its budget reservation for ``alias``."""
 
@@ -72,6 +78,7 @@ class TurnContext(_Loaded):
     reservation_id: uuid.UUID | None = None
     prompt_chars: int = 0
     delivery: Delivery = Field(default_factory=Delivery)
+    knowledge: KnowledgeRef | None = None
 
     @property
     def conversation_id(self) -> uuid.UUID:

@@ -19,6 +19,14 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Citation(_Out):
+    """A knowledge chunk a reply used, with the source and the version it belongs to."""
+
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    version: int
+
+
 class Reply(_Out):
     """The assistant message to store (and, on WhatsApp, send)."""
 
@@ -27,6 +35,7 @@ class Reply(_Out):
     tokens_in: int = 0
     tokens_out: int = 0
     latency_ms: int = 0
+    citations: list[Citation] = Field(default_factory=list)
 
 
 class Usage(_Out):
@@ -38,6 +47,22 @@ class Usage(_Out):
     tokens_out: int
     latency_ms: int
     fallback_used: bool
+
+
+class KnowledgeUsage(_Out):
+    """The ledger row of the turn's embedding calls (the lead's question, any ``search_knowledge``)."""
+
+    model: str
+    alias: str
+    tokens_in: int
+    latency_ms: int
+    cost_usd: Decimal
+
+
+class Unanswered(_Out):
+    """A question nothing in the agent's sources answered: the agent said so and offered a person."""
+
+    question: str
 
 
 class LeadPatch(_Out):
@@ -96,3 +121,5 @@ class TurnOutcome(_Out):
     message_error: Problem | None = None
     # A follow-up step's turn that must not reply: its step and the rest of its silence stop with this reason.
     follow_up_stop: Literal["budget_exhausted", "lead_replied"] | None = None
+    knowledge_usage: KnowledgeUsage | None = None
+    unanswered: Unanswered | None = None

@@ -3,7 +3,8 @@
 Workers only: this module imports litellm (through shared.llm.gateway).
 
 Two database round trips on the happy path (``app.begin_turn``, ``app.finish_turn``); one
-more only when the budget runs out and the agent falls back to a cheaper alias.
+more only when the budget runs out and the agent falls back to a cheaper alias, and one retrieval
+statement per knowledge lookup when the agent has a ready source (``shared.turns.knowledge``).
 Redelivery is harmless: a handled message is skipped, and a reply is unique per lead
 message. A human who takes over while the model runs wins: ``finish_turn`` re-checks
 under the conversation's row lock and then stores no AI reply.
@@ -17,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -25,12 +26,13 @@ from shared.agents.config import AgentConfig
 from shared.db import service_call
 from shared.errors import AppError, BudgetExceeded
 from shared.followups import store as followups_store
-from shared.llm.gateway import complete
+from shared.llm.gateway import Completion, complete
 from shared.llm.tools import build_tools
 from shared.observability import logger, metrics
 from shared.observability.context import bind_organization
 from shared.realtime import broadcast
 from shared.turns import budget, effects, estimate, prompt
+from shared.turns import knowledge as turn_knowledge
 from shared.turns.context import TurnContext
 from shared.turns.delivery import undeliverable
 from shared.turns.outcome import Conversion, LeadEvent, LeadPatch, Problem, Reply, TurnOutcome, Usage
@@ -86,14 +88,7 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID, instruction: str | No
     assert ctx.alias is not None
     typing = asyncio.create_task(broadcast(ctx.conversation_id, "typing", {"typing": True}))
     try:
-        completion = await complete(
-            ctx.alias,
-            prompt.messages(ctx, instruction),
-            tools=build_tools(ctx.fields),
-            temperature=ctx.config.temperature,
-            max_tokens=estimate.MAX_OUTPUT_TOKENS,
-            metadata={"organization_id": str(ctx.organization_id), "conversation_id": str(ctx.conversation_id)},
-        )
+        answer = await _model_answer(ctx, instruction)
     except AppError as exc:
         await _fail(ctx, message_id, exc)
         if exc.status < 500:
@@ -101,8 +96,9 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID, instruction: str | No
         raise  # the queue redelivers, then moves the message to the DLQ
     finally:
         await typing
-    calls = [effects.Call(c.name, c.arguments) for c in completion.tool_calls]
-    outcome = effects.plan(ctx, completion.content, calls)
+    completion = answer.completion
+    calls = [effects.Call(c.name, c.arguments) for c in answer.calls]
+    outcome = effects.plan(ctx, answer.reply_text(ctx.language), calls)
     usage = Usage(
         model=completion.model,
         alias=completion.alias,
@@ -119,12 +115,38 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID, instruction: str | No
             tokens_in=completion.tokens_in,
             tokens_out=completion.tokens_out,
             latency_ms=completion.latency_ms,
+            citations=answer.citations(),
         )
-    result = await _finish(ctx, message_id, outcome, reply=reply, usage=usage, cost=completion.cost_usd)
+    cost = completion.cost_usd + answer.knowledge_cost()
+    result = await _finish(ctx, message_id, outcome, reply=reply, usage=usage, cost=cost, knowledge=answer)
     metrics.add_metric(name="TurnCostUSD", unit="Count", value=float(completion.cost_usd))
     if completion.fallback_used:
         metrics.add_metric(name="ModelFallback", unit="Count", value=1)
     return result
+
+
+async def _model_answer(ctx: TurnContext, instruction: str | None) -> turn_knowledge.Answer:
+    """The model's answer; with the agent's knowledge (chunks, search_knowledge) when it has a ready source."""
+    assert ctx.alias is not None
+    alias = ctx.alias
+
+    async def call(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Completion:
+        return await complete(
+            alias,
+            messages,
+            tools=tools,
+            temperature=ctx.config.temperature,
+            max_tokens=estimate.MAX_OUTPUT_TOKENS,
+            metadata={"organization_id": str(ctx.organization_id), "conversation_id": str(ctx.conversation_id)},
+        )
+
+    messages, tools = prompt.messages(ctx, instruction), build_tools(ctx.fields)
+    question = turn_knowledge.question(ctx, instruction)
+    found = await turn_knowledge.consult(ctx, question) if question is not None else None
+    if found is None:
+        completion = await call(messages, tools)
+        return turn_knowledge.Answer(completion, list(completion.tool_calls), [])
+    return await turn_knowledge.converse(ctx, found, messages, tools, call)
 
 
 @lru_cache(maxsize=1)
@@ -180,6 +202,7 @@ async def _finish(
     settle: str = "charge",
     error: Problem | None = None,
     stop: Literal["budget_exhausted", "lead_replied"] | None = None,
+    knowledge: turn_knowledge.Answer | None = None,
 ) -> TurnResult:
     turn = TurnOutcome(
         organization_id=ctx.organization_id,
@@ -197,6 +220,8 @@ async def _finish(
         conversation_status=outcome.conversation_status,  # type: ignore[arg-type]
         message_error=error,
         follow_up_stop=stop,
+        knowledge_usage=knowledge.usage() if knowledge else None,
+        unanswered=knowledge.record() if knowledge else None,
     )
     row = await service_call("select app.finish_turn(%s::jsonb) as result", (turn.model_dump_json(),))
     result = (row or {}).get("result") or {}

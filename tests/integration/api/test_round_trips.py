@@ -45,6 +45,7 @@ READS: dict[str, str] = {
     "listBudgets": "",
     "getUsage": "",
     "getFollowUps": "",
+    "listUnansweredQuestions": "",
 }
 NOT_READS = {"health", "whatsappWebhook"}
 
@@ -199,6 +200,7 @@ def test_an_agent_comes_with_the_version_asked_for(api: LambdaApi, tenant: dict[
         "listExperiments",
         "getExperimentResults",
         "getFollowUps",
+        "listUnansweredQuestions",
     ],
 )
 def test_a_read_outside_the_callers_organizations_is_a_404_in_one_round_trip(

@@ -87,6 +87,7 @@ SAMPLE_BODIES: dict[str, Any] = {
     "PATCH /knowledge/sources/{source_id}": {"title": "Matrix"},
     "DELETE /knowledge/sources/{source_id}": None,
     "POST /knowledge/sources/{source_id}/reindex": None,
+    "GET /agents/{agent_id}/knowledge/unanswered": None,
 }
 # Public on purpose: each checks its own credential (publishable key + Origin, or a visitor token).
 PUBLIC = {

@@ -124,8 +124,8 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
     )
     r["document"] = p["document"] = _insert(
         conn,
-        "insert into public.knowledge_documents (organization_id, agent_id, title, content)"
-        " values (%(org)s, %(agent)s, 'FAQ', 'texto') returning id",
+        "insert into public.knowledge_documents (organization_id, agent_id, title, content, version)"
+        " values (%(org)s, %(agent)s, 'FAQ', 'texto', 1) returning id",  # version 1: the seeded chunk's
         p,
     )
     # A source every agent reads (no agent attached yet): the link table's insert target.
@@ -220,6 +220,12 @@ def seed_tenant(conn: psycopg.Connection[Any], label: str) -> Tenant:
         "insert into public.follow_ups (organization_id, conversation_id, lead_id, step, anchor_at, due_at, time_zone)"
         " values (%(org)s, %(conversation)s, %(lead)s, 0, now(), now() + interval '1 hour', 'UTC') returning id",
         p,
+    )
+    r["unanswered"] = _insert(
+        conn,
+        "insert into public.knowledge_unanswered (organization_id, agent_id, conversation_id, message_id, question)"
+        " values (%(org)s, %(agent)s, %(conversation)s, %(message)s, 'Tem piscina?') returning id",
+        {**p, "message": r["message"]},
     )
     return tenant
 

@@ -101,6 +101,7 @@ KEYS = {
     "knowledge_documents": "id = %(document)s",
     "knowledge_chunks": "id = %(chunk)s",
     "knowledge_source_agents": "document_id = %(document)s and agent_id = %(agent)s",
+    "knowledge_unanswered": "id = %(unanswered)s",
     "event_outbox": "id = %(event)s",
     "webhook_endpoints": "id = %(webhook_endpoint)s",
     "webhook_deliveries": "id = %(webhook_delivery)s",

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import errors as pg
 
+from shared.knowledge import retrieval
 from tests.integration.db.conftest import Tenant
 from tests.support.sql import authenticate_as
 
@@ -197,6 +198,16 @@ TABLES = [
         "editor",
         "editor",
         "editor",
+    ),
+    TableSpec(
+        "knowledge_unanswered",
+        "id = %(unanswered)s",
+        "(organization_id, agent_id, conversation_id, message_id, question)"
+        " values (%(org)s, %(agent)s, %(conversation)s, %(message)s, 'Tem academia?')",
+        "question = 'x'",
+        None,  # app.finish_turn
+        None,
+        None,
     ),
     TableSpec(
         "knowledge_chunks",
@@ -504,3 +515,21 @@ def test_the_api_roles_cannot_truncate_any_table(db: psycopg.Connection[Any], ro
     ).fetchall()
     # then none may TRUNCATE (which would bypass RLS)
     assert rows == []
+
+
+@pytest.mark.parametrize("agent", [None, "agent"], ids=["any-agent", "crafted-agent"])
+def test_the_turns_retrieval_never_returns_another_tenants_chunks(
+    db: psycopg.Connection[Any], tenants: tuple[Tenant, Tenant], agent: str | None
+) -> None:
+    a, b = tenants
+    # given A's viewer and the hybrid statement the turn runs, with every threshold open
+    authenticate_as(db, a.members["viewer"])
+
+    def found(org: uuid.UUID, agent_id: uuid.UUID | None) -> set[uuid.UUID]:
+        query = retrieval.Query(org, "texto", [0.1] * 1536, agent_id=agent_id, min_similarity=-1, min_text_score=-1)
+        return {row[0] for row in db.execute(retrieval.statement(1536), retrieval.params(query)).fetchall()}
+
+    # when they search their own organization / then their chunk comes back (the statement finds what RLS allows)
+    assert found(a.org, a.rows["agent"] if agent else None) == {a.rows["chunk"]}
+    # when they craft B's organization (and B's agent) / then nothing of B's comes back
+    assert found(b.org, b.rows["agent"] if agent else None) == set()
