@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.agents.config import AgentConfig
+from shared.agents.config import AgentConfig, BudgetAction
 from shared.auth import Principal
 from shared.db import user_read, user_write
 from shared.errors import InvalidInput, NotFound
@@ -142,9 +142,16 @@ def _policies(agents: list[dict[str, Any]]) -> dict[uuid.UUID, ExhaustionPolicy]
             agent_id=agent_id,
             on_budget_exhausted=config.on_budget_exhausted,
             fallback_model=config.fallback_model,
-            effective=when_exhausted(config).action,
+            effective=_lead_turn_action(config),
         )
     return out
+
+
+def _lead_turn_action(config: AgentConfig) -> BudgetAction:
+    """What a lead's turn does when the budget runs out (``stop`` is a follow-up step's answer only)."""
+    action = when_exhausted(config).action
+    assert action != "stop"
+    return action
 
 
 def _budget(row: dict[str, Any], policies: dict[uuid.UUID, ExhaustionPolicy]) -> Budget:
