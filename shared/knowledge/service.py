@@ -49,8 +49,8 @@ _INSERT: LiteralString = """
            %(file_name)s, %(media_type)s, %(size)s
     from public.organizations o
     where o.id = %(org)s
-    returning d.id
-"""
+    returning {columns}
+""".replace("{columns}", _COLUMNS)
 # The agents that read a source become exactly ``agents`` (only the organization's own agents count).
 _ATTACH: LiteralString = """
     with wanted as (
@@ -165,14 +165,19 @@ async def create_source(principal: Principal, organization_id: uuid.UUID, data: 
         "media_type": data.media_type.split(";")[0].strip().lower() if isinstance(data, CreateFile) else None,
         "size": data.size if isinstance(data, CreateFile) else None,
     }
-    async with user_session(principal.claims) as db:
-        created = await db.one(_INSERT, params)
-        if created is None:
+    if not agents:  # one statement, one round trip
+        rows = await user_write(principal.claims, (_INSERT, params))
+        if not rows:
             raise NotFound("organization not found")  # not a member: its existence is not revealed
-        if agents:
+        row = rows[0]
+    else:  # the insert, the agents it is attached to (checked), and the row as it now reads
+        async with user_session(principal.claims) as db:
+            created = await db.one(_INSERT, params)
+            if created is None:
+                raise NotFound("organization not found")
             await _attach(db, created["id"], agents)
-        row = await db.one(_GET, (created["id"],))
-    assert row is not None
+            row = await db.one(_GET, (created["id"],))
+        assert row is not None
     metrics.add_metric(name="KnowledgeSourceCreated", unit="Count", value=1)
     return await _queue(row, enqueue=not is_file)
 

@@ -526,7 +526,9 @@ def test_the_turns_retrieval_never_returns_another_tenants_chunks(
     authenticate_as(db, a.members["viewer"])
 
     def found(org: uuid.UUID, agent_id: uuid.UUID | None) -> set[uuid.UUID]:
-        query = retrieval.Query(org, "texto", [0.1] * 1536, agent_id=agent_id, min_similarity=-1, min_text_score=-1)
+        query = retrieval.Query(
+            org, "texto", [0.1] * 1536, agent_id=agent_id, min_similarity=-1, min_text_score=-1, min_coverage=-1
+        )
         return {row[0] for row in db.execute(retrieval.statement(1536), retrieval.params(query)).fetchall()}
 
     # when they search their own organization / then their chunk comes back (the statement finds what RLS allows)

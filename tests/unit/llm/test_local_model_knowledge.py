@@ -17,7 +17,7 @@ TOOLS = [*build_tools(TYPED), UNANSWERED_TOOL, SEARCH_TOOL]
 
 
 def _hit(heading: str, content: str) -> Hit:
-    return Hit(uuid.uuid4(), uuid.uuid4(), 1, "Perguntas", f"Perguntas > {heading}", content, 0.03, 0.5, 0.1)
+    return Hit(uuid.uuid4(), uuid.uuid4(), 1, "Perguntas", f"Perguntas > {heading}", content, 0.03, 0.5, 0.1, 0.5)
 
 
 def _with_knowledge(found: Knowledge, lead: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from shared.turns.knowledge import Answer
 
 
 def _hit() -> Hit:
-    return Hit(uuid.uuid4(), uuid.uuid4(), 3, "FAQ", "FAQ > Garagem", "Sim, duas vagas.", 0.03, 0.5, 0.1)
+    return Hit(uuid.uuid4(), uuid.uuid4(), 3, "FAQ", "FAQ > Garagem", "Sim, duas vagas.", 0.03, 0.5, 0.1, 0.5)
 
 
 def _completion(content: str) -> Completion:
