@@ -21,8 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from shared.errors import ConfigurationError
 
@@ -112,14 +111,19 @@ def clear_parameter_caches() -> None:
         parameters.clear_caches()
 
 
-class Settings(BaseSettings):
-    """Everything a function reads from its environment."""
+class Settings(BaseModel):
+    """Everything a function reads from its environment (``from_environment``: variable names, any case).
+
+    A plain pydantic model over ``os.environ``, as pydantic-settings would read it for these flat
+    fields, without importing pydantic-settings' sources (python-dotenv and the cloud providers'
+    modules) at every cold start.
+    """
 
     # hide_input_in_errors: a ValidationError would otherwise print (the tail of) the raw secrets.
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     app_env: Literal["dev", "test", "staging", "prod"] = "dev"
-    service_name: str = Field("conversion-agents", validation_alias="POWERTOOLS_SERVICE_NAME")
+    service_name: str = Field("conversion-agents", validation_alias="powertools_service_name")
     log_level: str = "INFO"
 
     database_url: SecretStr
@@ -212,6 +216,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """Validate the process environment (names matched case-insensitively, unknown ones ignored)."""
+        import os
+
+        return cls.model_validate({name.lower(): value for name, value in os.environ.items()})
+
     @property
     def issuer(self) -> str:
         """The ``iss`` every accepted token must carry (Supabase Auth's URL)."""
@@ -252,7 +263,7 @@ _force_refetch = _ForceRefetch()
 
 def _load() -> Settings:
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings.from_environment()
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) or err["msg"] for err in exc.errors())
         raise ConfigurationError(f"invalid settings: {fields}: {exc.errors()[0]['msg']}") from exc

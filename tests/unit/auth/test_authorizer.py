@@ -23,6 +23,7 @@ from mangum import Mangum
 from shared.http import create_app
 from shared.http.deps import CurrentUser
 from shared.settings import get_settings, missing_secret
+from tests.support.aio import use_container_loop
 from tests.support.lambda_events import FakeLambdaContext, load_event
 from tests.support.tokens import claims_for, hs256_token
 
@@ -54,6 +55,7 @@ def verification(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         else:
             monkeypatch.delenv("SUPABASE_JWT_SECRET", raising=False)
         get_settings.cache_clear()
+        use_container_loop()  # Mangum runs on the current loop; asyncio.run elsewhere unsets it
         return Mangum(_app(), lifespan="off")
 
     yield configure
