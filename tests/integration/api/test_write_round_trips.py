@@ -62,7 +62,12 @@ WRITES: list[Write] = [
         capture={"{experiment_id}": "id"},
     ),
     Write("stopExperiment", "POST", "/experiments/{experiment_id}/stop", {}),
-    Write("setBudget", "PUT", "/organizations/{organization_id}/budgets", {"limit_usd": "10", "period": "week", "alert_thresholds": ["0.5", "0.9"]}),
+    Write(
+        "setBudget",
+        "PUT",
+        "/organizations/{organization_id}/budgets",
+        {"limit_usd": "10", "period": "week", "alert_thresholds": ["0.5", "0.9"]},
+    ),
     Write(
         "startConversation",
         "POST",
