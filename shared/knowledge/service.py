@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import LiteralString
+from typing import Any, LiteralString
 
 from shared import pagination
 from shared.auth import Principal
@@ -169,7 +169,7 @@ async def create_source(principal: Principal, organization_id: uuid.UUID, data: 
         rows = await user_write(principal.claims, (_INSERT, params))
         if not rows:
             raise NotFound("organization not found")  # not a member: its existence is not revealed
-        row = rows[0]
+        row: dict[str, Any] | None = rows[0]
     else:  # the insert, the agents it is attached to (checked), and the row as it now reads
         async with user_session(principal.claims) as db:
             created = await db.one(_INSERT, params)
@@ -177,7 +177,7 @@ async def create_source(principal: Principal, organization_id: uuid.UUID, data: 
                 raise NotFound("organization not found")
             await _attach(db, created["id"], agents)
             row = await db.one(_GET, (created["id"],))
-        assert row is not None
+    assert row is not None
     metrics.add_metric(name="KnowledgeSourceCreated", unit="Count", value=1)
     return await _queue(row, enqueue=not is_file)
 
