@@ -7,7 +7,8 @@ and cost reports count their distinct leads (converted, qualified) in a second p
 alone, so their sums are hashed without sorting every row. Every dimension
 is a stored column of the rollup row (the variant's experiment and version are copied into it, the
 UTC day and week and the seconds to qualify and convert are generated columns), so a read joins
-nothing and computes no per-row expression.
+nothing and computes no per-row expression. The quality report's unanswered knowledge questions are
+null for an organization without a knowledge source (one uncorrelated exists, evaluated once).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ METRICS: dict[ReportName, LiteralString] = {
         sum(a.assistant_messages)::float8 / nullif(count(*), 0) as turns_per_conversation,
         sum(a.human_messages) as human_messages,
         count(*) filter (where a.handed_off_at is not null) as handoffs,
-        (count(*) filter (where a.handed_off_at is not null))::float8 / nullif(count(*), 0) as handoff_share
+        (count(*) filter (where a.handed_off_at is not null))::float8 / nullif(count(*), 0) as handoff_share,
+        case when exists (select 1 from public.knowledge_documents k where k.organization_id = %(organization_id)s)
+            then coalesce(sum(a.unanswered_questions), 0) end as unanswered_questions
     """,
 }
 

@@ -4,11 +4,13 @@ Objects live at ``<organization id>/<source id>/<file name>`` (the source's gene
 ``storage_path``); storage RLS on ``storage.objects`` admits the organization's members to read and
 its editors to upload, keyed on that first segment. People upload with their own token (supabase-js,
 or a POST to the URL the API returns); the ingestion worker downloads with supabase-py's Storage
-client (``storage3``) as the service role. HTTP functions never import this module: ``storage3`` is in
-the LLM layer only (README "Knowledge base").
-"""
+client (``storage3``) as the service role, and removes a deleted source's object (a ``remove_file``
+job the delete queues after it commits, retried until Storage answers). HTTP functions never import
+this module: ``storage3`` is in the LLM layer only (README "Knowledge base")."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -20,23 +22,30 @@ from shared.settings import get_settings
 SECRETS_USED = ("supabase_service_role_key",)
 BUCKET = "knowledge"
 
+if TYPE_CHECKING:
+    from storage3 import AsyncStorageClient
+
 
 class FileMissing(Exception):
     """The source's object is not in Storage (not uploaded yet, or removed)."""
 
 
-async def download(path: str) -> bytes:
-    """The bytes of ``path`` in the knowledge bucket; ``FileMissing`` when there is no such object."""
+def _client() -> AsyncStorageClient:
+    """supabase-py's Storage client as the service role."""
     from storage3 import AsyncStorageClient
-    from storage3.exceptions import StorageApiError
 
     settings = get_settings()
     if settings.supabase_service_role_key is None:
-        raise ConfigurationError("SUPABASE_SERVICE_ROLE_KEY is required to read uploaded files")
+        raise ConfigurationError("SUPABASE_SERVICE_ROLE_KEY is required to read and remove uploaded files")
     key = settings.supabase_service_role_key.get_secret_value()
-    async with AsyncStorageClient(
-        settings.storage_url + "/", {"apikey": key, "Authorization": f"Bearer {key}"}
-    ) as client:
+    return AsyncStorageClient(settings.storage_url + "/", {"apikey": key, "Authorization": f"Bearer {key}"})
+
+
+async def download(path: str) -> bytes:
+    """The bytes of ``path`` in the knowledge bucket; ``FileMissing`` when there is no such object."""
+    from storage3.exceptions import StorageApiError
+
+    async with _client() as client:
         try:
             return await client.from_(BUCKET).download(path)
         except StorageApiError as exc:
@@ -45,6 +54,23 @@ async def download(path: str) -> bytes:
             raise UpstreamUnavailable(f"storage answered {exc.status}") from exc
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable("storage unavailable") from exc
+
+
+async def remove(path: str) -> int:
+    """Remove ``path`` from the knowledge bucket: how many objects went (0 when it was already gone).
+
+    ``UpstreamUnavailable`` when Storage does not answer or refuses, so the queue retries the job.
+    """
+    from storage3.exceptions import StorageApiError
+
+    async with _client() as client:
+        try:
+            removed = await client.from_(BUCKET).remove([path])
+        except StorageApiError as exc:
+            raise UpstreamUnavailable(f"storage answered {exc.status}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable("storage unavailable") from exc
+    return len(removed)
 
 
 class FileRejected(ValueError):

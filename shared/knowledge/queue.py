@@ -1,7 +1,8 @@
-"""Send ingestion jobs to the knowledge queue (API side).
+"""Send jobs to the knowledge queue (API side).
 
-An enqueue that fails is reported, never raised: the source stays ``pending`` and re-indexing it
-(``POST /knowledge/sources/{id}/reindex``) enqueues it again.
+An enqueue that fails is reported, never raised: a source to index stays ``pending`` and re-indexing
+it (``POST /knowledge/sources/{id}/reindex``) enqueues it again; a deleted file source's object stays
+in Storage (logged with its source id, and counted as ``JobEnqueueFailed``).
 """
 
 from __future__ import annotations
@@ -9,18 +10,21 @@ from __future__ import annotations
 import asyncio
 
 from shared.clients.sqs import get_sqs
-from shared.knowledge.jobs import IngestJob
+from shared.knowledge.jobs import IngestJob, RemoveFileJob
 from shared.observability import logger, metrics
 from shared.settings import get_settings
 
 
-async def enqueue(job: IngestJob) -> bool:
+async def enqueue(job: IngestJob | RemoveFileJob) -> bool:
     """Send ``job``; True once SQS accepted it (a failure is logged, not raised)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     queue_url = get_settings().knowledge_queue_url
     if not queue_url:
-        logger.error("KNOWLEDGE_QUEUE_URL is not set; the source stays pending")
+        logger.error(
+            "KNOWLEDGE_QUEUE_URL is not set; the job is not sent",
+            extra={"job": job.type, "document_id": str(job.document_id)},
+        )
         metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
         return False
     try:
@@ -29,10 +33,13 @@ async def enqueue(job: IngestJob) -> bool:
             QueueUrl=queue_url,
             MessageBody=job.model_dump_json(),
             MessageGroupId=str(job.document_id),
-            MessageDeduplicationId=f"{job.document_id}:{job.requested_at.timestamp():.6f}",
+            MessageDeduplicationId=job.deduplication_id,
         )
     except (BotoCoreError, ClientError) as exc:
-        logger.warning("enqueue failed; the source stays pending", extra={"error": type(exc).__name__})
+        logger.warning(
+            "enqueue failed",
+            extra={"job": job.type, "document_id": str(job.document_id), "error": type(exc).__name__},
+        )
         metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
         return False
     return True

@@ -250,11 +250,20 @@ async def reindex_source(principal: Principal, source_id: uuid.UUID) -> Source:
 
 
 async def delete_source(principal: Principal, source_id: uuid.UUID) -> None:
-    """Remove a source and its chunks."""
+    """Remove a source and its chunks (one transaction); then queue the removal of its uploaded file.
+
+    The object is removed from Storage by the knowledge worker once the delete has committed, and retried
+    by the queue while Storage is unavailable; a failed enqueue is logged, never the caller's error.
+    """
     async with user_session(principal.claims) as db:
-        deleted = await db.execute("delete from public.knowledge_documents d where d.id = %s", (source_id,))
-        if not deleted:
+        deleted = await db.one(
+            "delete from public.knowledge_documents d where d.id = %s returning d.storage_path", (source_id,)
+        )
+        if deleted is None:
             await _refuse(db, source_id)
+    assert deleted is not None
+    if deleted["storage_path"]:
+        await queue.enqueue(jobs.RemoveFileJob(document_id=source_id, path=deleted["storage_path"]))
 
 
 async def _refuse(db: Session, source_id: uuid.UUID) -> None:

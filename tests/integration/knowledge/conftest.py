@@ -38,6 +38,28 @@ def ingest(aws: Any, app_env: dict[str, str]) -> Callable[[], int]:
     return _drain
 
 
+@pytest.fixture
+def attempt(aws: Any, app_env: dict[str, str], ingest: Callable[[], int]) -> Callable[[], int]:
+    """One delivery of the knowledge queue's next job, whose failure makes it visible again at once (a
+    redelivery without waiting for the visibility timeout): how many jobs failed."""
+    module = importlib.import_module("functions.workers.knowledge_ingestion.handler")
+    sqs, queue = sqs_client(aws.endpoint), aws.queues["KnowledgeQueue"]
+    failed: list[int] = []
+
+    def _invoke(event: dict[str, Any]) -> Any:
+        use_container_loop()
+        result = module.handler(event, FakeLambdaContext("knowledgeIngestion"))
+        failed.append(len(result.get("batchItemFailures") or []))
+        return result
+
+    def _once() -> int:
+        failed.clear()
+        assert deliver_batch(sqs, queue, _invoke, batch_size=1, retry_now=True) == 1
+        return sum(failed)
+
+    return _once
+
+
 class _Pages(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, str, bytes, float]] = {}
 

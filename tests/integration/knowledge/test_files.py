@@ -268,3 +268,92 @@ def test_the_bucket_refuses_oversized_and_unlisted_files_on_upload(
     with pytest.raises(StorageApiError) as kind:
         _upload(storage, org["editor"], path, b"MZ", "application/x-msdownload")
     assert str(kind.value.status) == "415"
+
+
+def _service_download(storage: str, jwt_secret: str, path: str) -> bytes:
+    """The object as the service role sees it (no storage RLS between it and the bucket)."""
+    from local_runtime.dev_auth import service_role_key
+
+    key = service_role_key(jwt_secret)
+    with SyncStorageClient(storage + "/", {"apikey": key, "Authorization": f"Bearer {key}"}) as client:
+        return bytes(client.from_("knowledge").download(path))
+
+
+def _uploaded(api: LambdaApi, org: dict[str, Any], storage: str, jwt_secret: str) -> tuple[str, str]:
+    """A declared TXT source with its file uploaded: (source id, object path)."""
+    data = MANUAL.encode()
+    declared = _declare(api, org, "manual.txt", "text/plain", len(data))
+    assert declared.status == 202, declared.body
+    source = declared.json()
+    _upload(storage, org["editor"], source["upload"]["path"], data, "text/plain")
+    assert _service_download(storage, jwt_secret, source["upload"]["path"]) == data
+    return source["id"], source["upload"]["path"]
+
+
+def test_deleting_a_file_source_removes_its_object_from_storage_once_the_worker_runs(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], ingest: Callable[[], int], storage: str, jwt_secret: str
+) -> None:
+    # given a file source whose file is uploaded
+    org = make_org()
+    source_id, path = _uploaded(api, org, storage, jwt_secret)
+    # when an editor deletes the source
+    response = api.call("DELETE", f"/knowledge/sources/{source_id}", token=org["editor"].token)
+    assert response.status == 204, response.body
+    # then the source is gone at once and its object once the worker has run its removal job
+    assert api.call("GET", f"/knowledge/sources/{source_id}", token=org["viewer"].token).status == 404
+    assert _service_download(storage, jwt_secret, path) == MANUAL.encode()
+    assert ingest() == 1
+    with pytest.raises(StorageApiError) as gone:
+        _service_download(storage, jwt_secret, path)
+    assert str(gone.value.status) in {"400", "404"}
+
+
+def test_a_failed_removal_is_retried_by_the_queue_and_never_the_callers_error(
+    api: LambdaApi,
+    make_org: Callable[[], dict[str, Any]],
+    ingest: Callable[[], int],
+    attempt: Callable[[], int],
+    storage: str,
+    jwt_secret: str,
+) -> None:
+    from shared.settings import get_settings
+
+    # given a file source whose file is uploaded
+    org = make_org()
+    source_id, path = _uploaded(api, org, storage, jwt_secret)
+    # when it is deleted while the worker cannot reach Storage (a closed port)
+    response = api.call("DELETE", f"/knowledge/sources/{source_id}", token=org["editor"].token)
+    assert response.status == 204, response.body
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SUPABASE_STORAGE_URL", "http://127.0.0.1:9/storage/v1")
+        get_settings.cache_clear()
+        # then the removal fails and its job stays on the queue
+        assert attempt() == 1
+    get_settings.cache_clear()
+    assert _service_download(storage, jwt_secret, path) == MANUAL.encode()
+    # and once Storage answers again the redelivered job removes the object
+    assert ingest() == 1
+    with pytest.raises(StorageApiError):
+        _service_download(storage, jwt_secret, path)
+
+
+def test_deleting_a_source_without_a_file_queues_no_removal(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], ingest: Callable[[], int], storage: str
+) -> None:
+    # given a file source declared but never uploaded, and a text source
+    org = make_org()
+    declared = _declare(api, org, "manual.txt", "text/plain", 10)
+    assert declared.status == 202, declared.body
+    text = api.call(
+        "POST",
+        f"/organizations/{org['id']}/knowledge/sources",
+        token=org["editor"].token,
+        body={"kind": "text", "title": "T", "content": "texto"},
+    )
+    assert text.status == 202, text.body
+    assert ingest() == 1  # the text source's indexing
+    # when both are deleted
+    for source_id in (declared.json()["id"], text.json()["id"]):
+        assert api.call("DELETE", f"/knowledge/sources/{source_id}", token=org["editor"].token).status == 204
+    # then only the file source queues a removal, which finds nothing to remove and is done
+    assert ingest() == 1

@@ -275,3 +275,88 @@ def test_cost_by_experiment_variant_keys_each_variant_with_its_experiment_and_ve
             {"org": org.id, "v": g["key"]["experiment_variant_id"], "ch": g["key"]["channel"]},
         )
         assert g["metrics"]["llm_cost_usd"] == pytest.approx(float(spend))
+
+
+@pytest.fixture(scope="module")
+def knowledge_misses(seeded: list[Org], database_url: str) -> list[Org]:
+    """The first two organizations get a knowledge source and unanswered questions (every 3rd and 5th
+    lead message), the third none; the rollup is refreshed from the raw tables."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for org, every in ((seeded[0], 3), (seeded[1], 5)):
+            conn.execute(
+                "insert into public.knowledge_documents (organization_id, title, content) values (%s, 'FAQ', 'x')",
+                (org.id,),
+            )
+            conn.execute(
+                "insert into public.knowledge_unanswered (organization_id, agent_id, conversation_id, message_id,"
+                " question) select m.organization_id, c.agent_id, c.id, m.id, left(m.content || '?', 2000)"
+                " from (select m.*, row_number() over (order by m.id) as n from public.messages m"
+                "       where m.organization_id = %s and m.role = 'lead') m"
+                " join public.conversations c on c.id = m.conversation_id where m.n %% %s = 0",
+                (org.id, every),
+            )
+        conn.execute("select app.refresh_analytics(true)")
+    return seeded
+
+
+def test_quality_counts_unanswered_knowledge_questions_of_the_organization_alone(
+    api: LambdaApi, knowledge_misses: list[Org], member_of: Callable[[Any, str], Member], database_url: str
+) -> None:
+    # given two organizations with unanswered questions and a member of the first
+    mine, theirs = knowledge_misses[0], knowledge_misses[1]
+    viewer = member_of(mine.id, "viewer")
+    # when the quality report is read
+    totals = _report(api, viewer, mine, "quality")["totals"]
+    # then it counts exactly the organization's knowledge_unanswered rows of conversations in range
+    raw = "select count(*) from public.knowledge_unanswered q where q.conversation_id in (" + _IN_RANGE + ")"
+    mine_n = scalar(database_url, raw, {"org": mine.id})
+    theirs_n = scalar(database_url, raw, {"org": theirs.id})
+    assert mine_n > 0
+    assert theirs_n > 0
+    assert totals["unanswered_questions"] == mine_n
+    # and never another tenant's rows
+    everyone = scalar(database_url, "select count(*) from public.knowledge_unanswered", None)
+    assert totals["unanswered_questions"] < everyone
+    assert _report(api, member_of(theirs.id, "viewer"), theirs, "quality")["totals"]["unanswered_questions"] == theirs_n
+
+
+@pytest.mark.parametrize("group_by", ["agent", "agent,day"])
+def test_unanswered_questions_by_agent_add_up_to_the_total(
+    api: LambdaApi,
+    knowledge_misses: list[Org],
+    member_of: Callable[[Any, str], Member],
+    database_url: str,
+    group_by: str,
+) -> None:
+    # given an organization with unanswered questions
+    org = knowledge_misses[0]
+    # when its quality report is grouped
+    report = _report(api, member_of(org.id, "viewer"), org, "quality", f"&group_by={group_by}")
+    # then each agent's count is its raw rows and the groups sum to the total
+    groups = report["groups"]
+    assert len(groups) >= 2
+    assert sum(g["metrics"]["unanswered_questions"] for g in groups) == report["totals"]["unanswered_questions"]
+    if group_by == "agent":
+        for g in groups:
+            raw = scalar(
+                database_url,
+                "select count(*) from public.knowledge_unanswered q where q.agent_id = %(agent)s"
+                " and q.conversation_id in (" + _IN_RANGE + ")",
+                {"org": org.id, "agent": g["key"]["agent_id"]},
+            )
+            assert g["metrics"]["unanswered_questions"] == raw
+
+
+def test_unanswered_questions_are_null_without_a_knowledge_base(
+    api: LambdaApi, knowledge_misses: list[Org], member_of: Callable[[Any, str], Member]
+) -> None:
+    # given an organization with no knowledge source
+    org = knowledge_misses[2]
+    # when its quality report is read, grouped or not
+    report = _report(api, member_of(org.id, "viewer"), org, "quality", "&group_by=agent")
+    # then the count is null (nothing to miss), not zero, in the totals and every group
+    assert report["totals"]["unanswered_questions"] is None
+    assert report["groups"]
+    assert all(g["metrics"]["unanswered_questions"] is None for g in report["groups"])
+    # and its other numbers are there
+    assert report["totals"]["conversations"] > 0
