@@ -59,6 +59,13 @@ class FunctionContainer:
 
         loop = asyncio.get_event_loop()
         loop.run_until_complete(close_clients())
+        # As asyncio.run ends a loop: what is still running on it (litellm's logging worker, when another
+        # container's loop owns the process-wide worker) is cancelled and awaited, never left unawaited.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
     def close(self) -> None:
