@@ -339,6 +339,44 @@ def test_a_lead_message_stored_while_the_model_writes_the_step_stops_it_in_finis
     assert len(tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation)) == 1
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("update public.leads set consent = false where id = %s returning id", "opted_out"),
+        ("update public.leads set stage = 'converted' where id = %s returning id", "converted"),
+        ("update public.leads set stage = 'lost' where id = %s returning id", "lost"),
+    ],
+    ids=["opt-out", "conversion", "loss"],
+)
+def test_an_opt_out_or_outcome_landing_while_the_model_writes_the_step_stops_it_in_finish_turn(
+    tenant: Tenant,
+    aws: Any,
+    worker: Callable[[dict[str, Any]], dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+    reason: str,
+) -> None:
+    # given a model-written step whose turn is queued
+    _with_sequence(tenant, MODEL_STEPS)
+    conversation = tenant.conversation()
+    job = _claimed_model_step(tenant, conversation)
+    [lead] = tenant.query("select lead_id from public.conversations where id = %s", conversation)
+    from shared.turns import service as turns
+
+    real_complete = turns.complete
+
+    async def complete_while_the_lead_changes(*args: Any, **kwargs: Any) -> Any:
+        tenant.query(change, lead["lead_id"])  # a keyword or a CRM webhook, after begin_turn, before finish_turn
+        return await real_complete(*args, **kwargs)
+
+    monkeypatch.setattr(turns, "complete", complete_while_the_lead_changes)
+    # when the worker runs the turn, and the lead opts out, converts or is lost while the model writes
+    assert worker(_turn_event(job)) == {"batchItemFailures": []}
+    # then finish_turn, under the row lock, stores and sends no reply, and the sequence stops with the reason
+    assert _assistant(tenant, conversation) == []
+    assert _steps(tenant, conversation) == [(0, "stopped", reason), (1, "stopped", reason)]
+
+
 @pytest.mark.parametrize("on_exhausted", ["refuse", "handoff"])
 def test_a_model_step_whose_reservation_fails_stops_with_budget_exhausted(
     tenant: Tenant, aws: Any, worker: Callable[[dict[str, Any]], dict[str, Any]], on_exhausted: str
