@@ -11,7 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from local_runtime.aws import sqs_client
-from local_runtime.queues import container_invoker, drain
+from local_runtime.queues import container_invoker
+from tests.e2e.conftest import drainer
 from tests.support.tokens import hs256_token
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +54,7 @@ def run_worker(gateway: TestClient, aws: Any) -> Callable[[], int]:
     """Drain the turn queue into the turn worker's container, as the SQS event source mapping does."""
     invoke = container_invoker(gateway.app.state.containers, "turnWorker")  # type: ignore[attr-defined]
     sqs = sqs_client(aws.endpoint)
-    return lambda: drain(sqs, aws.queues["TurnQueue"], invoke)
+    return drainer(sqs, aws.queues["TurnQueue"], invoke)
 
 
 def test_a_lead_is_qualified_and_converted_over_a_whole_conversation(

@@ -10,8 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from local_runtime.aws import sqs_client
-from local_runtime.queues import container_invoker, drain
+from local_runtime.queues import container_invoker
 from shared.knowledge.context import NO_ANSWER
+from tests.e2e.conftest import drainer
 from tests.e2e.test_conversation_to_conversion import AGENT, owner, run_worker  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,7 @@ GUIDE = "# Condomínio\n\n## Lazer\n\nA piscina aquecida funciona das 8h às 22h
 def run_ingestion(gateway: TestClient, aws: Any) -> Callable[[], int]:
     invoke = container_invoker(gateway.app.state.containers, "knowledgeIngestion")  # type: ignore[attr-defined]
     sqs = sqs_client(aws.endpoint)
-    return lambda: drain(sqs, aws.queues["KnowledgeQueue"], invoke)
+    return drainer(sqs, aws.queues["KnowledgeQueue"], invoke)
 
 
 def test_the_agent_answers_from_the_sources_with_citations_and_lists_what_it_could_not_answer(

@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 
 from local_runtime.aws import sqs_client
 from local_runtime.gateway.app import create_gateway
-from local_runtime.queues import container_invoker, drain
+from local_runtime.queues import container_invoker
+from tests.e2e.conftest import drainer
 from tests.e2e.test_conversation_to_conversion import AGENT, owner, run_worker  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +45,7 @@ def gateway(
 def run_ingestion(gateway: TestClient, aws: Any) -> Callable[[], int]:
     invoke = container_invoker(gateway.app.state.containers, "knowledgeIngestion")  # type: ignore[attr-defined]
     sqs = sqs_client(aws.endpoint)
-    return lambda: drain(sqs, aws.queues["KnowledgeQueue"], invoke)
+    return drainer(sqs, aws.queues["KnowledgeQueue"], invoke)
 
 
 def test_the_example_pdf_is_uploaded_indexed_and_cited_in_an_answer(
