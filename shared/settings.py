@@ -3,7 +3,7 @@
 Values come from the environment. In AWS a secret's variable may instead hold a
 reference, ``ssm:/path`` or ``secretsmanager:name``: all of a function's SSM references
 are resolved in one ``GetParameters`` call (signed with the role's credentials, no boto3:
-``shared.clients.ssm``), decrypted, and kept for ``SECRET_MAX_AGE_SECONDS``; after that
+``shared.parameter_store``), decrypted, and kept for ``SECRET_MAX_AGE_SECONDS``; after that
 the next ``get_settings()`` resolves them again, so a rotated value is picked up within
 that window (README, "Rotation").
 
@@ -56,7 +56,7 @@ def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[s
     """``values`` with every reference resolved: all SSM ones in one batch, decrypted.
 
     With the role's credentials in the environment (Lambda), SSM is called directly
-    (``shared.clients.ssm``: no boto3 at cold start); otherwise through Powertools Parameters
+    (``shared.parameter_store``: no boto3 at cold start); otherwise through Powertools Parameters
     (boto3's credential chain), where ``force`` skips its cache (a credential was just refused).
     The settings cache (``get_settings``) is what keeps warm invocations from calling SSM.
     Other values are returned unchanged.
@@ -66,7 +66,7 @@ def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[s
     managed = {key: value[15:] for key, value in values.items() if value.startswith("secretsmanager:")}
     if not ssm and not managed:
         return resolved
-    from shared.clients import ssm as ssm_client
+    from shared import parameter_store as ssm_client
 
     credentials = ssm_client.credentials_from_environment()
     if ssm and credentials is not None:

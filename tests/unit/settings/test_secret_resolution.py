@@ -1,7 +1,7 @@
 """Secret references against moto's SSM: one batch per cold start, reloaded after max age, refetched on demand.
 
 In Lambda the role's credentials are in the environment and SSM is called directly over HTTP
-(``shared.clients.ssm``, reaching a moto server here); without them, through boto3 (in-process moto).
+(``shared.parameter_store``, reaching a moto server here); without them, through boto3 (in-process moto).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 
 import shared.settings
-from shared.clients import ssm as ssm_client
+from shared import parameter_store as ssm_client
 from shared.errors import ConfigurationError
 from shared.settings import SECRET_MAX_AGE_SECONDS, get_settings, refresh_secrets
 

@@ -1,4 +1,4 @@
-"""shared.clients.ssm signs GetParameters exactly as botocore's SigV4 signer does, and batches by ten."""
+"""shared.parameter_store signs GetParameters exactly as botocore's SigV4 signer does, and batches by ten."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from shared.clients import ssm
+from shared import parameter_store as ssm
 
 AT = datetime.datetime(2026, 11, 30, 10, 0, 0, tzinfo=datetime.UTC)
 
