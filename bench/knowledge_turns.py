@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from bench.turns import COUNTS, ROUNDS, _pct, _sqs_event, _tenant, _time, counted_round_trips
+from bench.turns import COUNTS, ROUNDS, _pct, _tenant, _time, counted_round_trips, queued_messages
 
 FAQ = [
     {"question": "O apartamento tem garagem?", "answer": "Sim, duas vagas cobertas no subsolo."},
@@ -52,26 +52,6 @@ def _with_faq(database_url: str, org: uuid.UUID, agent: uuid.UUID) -> None:
     assert run(ingest(row[0])) == "ready"
 
 
-def _events(database_url: str, org: uuid.UUID, agent: uuid.UUID, text: str, n: int) -> list[dict[str, Any]]:
-    events = []
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for _ in range(n):
-            lead = conn.execute("insert into public.leads (organization_id) values (%s) returning id", (org,))
-            lead_id = lead.fetchone()[0]  # type: ignore[index]
-            conv = conn.execute(
-                "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel)"
-                " values (%s, %s, 1, %s, 'api') returning id",
-                (org, agent, lead_id),
-            ).fetchone()[0]  # type: ignore[index]
-            msg = conn.execute(
-                "insert into public.messages (organization_id, conversation_id, role, content, status)"
-                " values (%s, %s, 'lead', %s, 'queued') returning id",
-                (org, conv, text),
-            ).fetchone()[0]  # type: ignore[index]
-            events.append(_sqs_event(str(conv), str(msg)))
-    return events
-
-
 def measure(database_url: str, n: int) -> dict[str, Any]:
     """Interleaved rounds of each case: samples and round trips per turn."""
     from functions.workers.turn_worker import handler as worker
@@ -90,7 +70,7 @@ def measure(database_url: str, n: int) -> dict[str, Any]:
     per_round = max(1, n // ROUNDS)
     context: Any = LocalLambdaContext("turnWorker")
     queues = {
-        name: iter(_events(database_url, org, informed if faq else plain, text, per_round * ROUNDS + 10))
+        name: iter(queued_messages(database_url, org, informed if faq else plain, per_round * ROUNDS + 10, text))
         for name, (faq, text) in CASES.items()
     }
     for queue in queues.values():  # warm: connection, Router, embedding model, prices

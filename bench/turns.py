@@ -82,8 +82,10 @@ def _tenant(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
     return org, agent
 
 
-def _queued_messages(database_url: str, org: uuid.UUID, agent: uuid.UUID, n: int) -> list[dict[str, Any]]:
-    """``n`` conversations, each with one queued lead message, as SQS events for the worker."""
+def queued_messages(
+    database_url: str, org: uuid.UUID, agent: uuid.UUID, n: int, text: str = "Oi, meu nome é Ana"
+) -> list[dict[str, Any]]:
+    """``n`` conversations, each with one queued lead message (``text``), as SQS events for the worker."""
     events = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         for _ in range(n):
@@ -96,8 +98,8 @@ def _queued_messages(database_url: str, org: uuid.UUID, agent: uuid.UUID, n: int
             ).fetchone()[0]  # type: ignore[index]
             msg = conn.execute(
                 "insert into public.messages (organization_id, conversation_id, role, content, status)"
-                " values (%s, %s, 'lead', 'Oi, meu nome é Ana', 'queued') returning id",
-                (org, conv),
+                " values (%s, %s, 'lead', %s, 'queued') returning id",
+                (org, conv, text),
             ).fetchone()[0]  # type: ignore[index]
             events.append(_sqs_event(str(conv), str(msg)))
     return events
@@ -156,7 +158,7 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
     org, agent = _tenant(database_url)
     messages = [{"role": "user", "content": "Oi, meu nome é Ana"}]
     router = _mock_router()
-    events = iter(_queued_messages(database_url, org, agent, n + 20))
+    events = iter(queued_messages(database_url, org, agent, n + 20))
     context: Any = LocalLambdaContext("turnWorker")
     for _ in range(20):  # warm the container: connection, Router, prices
         worker.handler(next(events), context)
@@ -256,7 +258,7 @@ def budget_under_load(database_url: str, concurrent: int = 50, covers: Decimal =
     from shared.turns.service import run_turn
 
     org, agent = _tenant(database_url)
-    events = _queued_messages(database_url, org, agent, concurrent + 1)
+    events = queued_messages(database_url, org, agent, concurrent + 1)
     ids = [uuid.UUID(json.loads(e["Records"][0]["body"])["message_id"]) for e in events]
     loop = asyncio.new_event_loop()
     loop.run_until_complete(run_turn(ids[0]))  # one turn to learn what a reservation costs
