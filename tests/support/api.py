@@ -56,13 +56,14 @@ class LambdaApi:
         path, _, query = path.partition("?")
         name, route_key = self.function_for(method, path)
         spec = self._specs[name]
+        # Before the import: Mangum's constructor takes the thread's current loop, or makes (and leaks) one.
+        use_container_loop()
         handler = getattr(importlib.import_module(spec.module), spec.attribute)
         event = http_event(
             method, path, body=body, raw_body=raw_body, token=token, headers=headers, route_key=route_key, query=query
         )
         if source_ip is not None:
             event["requestContext"]["http"]["sourceIp"] = source_ip
-        use_container_loop()
         result = handler(event, FakeLambdaContext(name))
         body = result.get("body") or ""
         if result.get("isBase64Encoded"):  # API Gateway decodes what Mangum encoded (e.g. problem+json)
