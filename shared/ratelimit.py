@@ -5,8 +5,10 @@ The window objects are built once per container (per limit). upstash-ratelimit's
 so the window is called with the current client. Like the JS SDK's ephemeral cache, a
 refused identifier is remembered in the container until its window resets, so a client
 hammering a warm function costs no Redis call. Redis is for speed only: when it fails,
-requests are let through (logged), never refused. upstash-ratelimit, upstash-redis and httpx are
-imported at the first check, so a function that never rate-limits never loads them.
+requests are let through (logged), never refused. A public read counts its request
+alongside its own work (``limit_by_ip_alongside``) and answers the refusal if there is one.
+upstash-ratelimit, upstash-redis and httpx are imported at the first check, so a function
+that never rate-limits never loads them.
 """
 
 from __future__ import annotations

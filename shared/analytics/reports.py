@@ -135,11 +135,12 @@ FILTERS: dict[Filter, LiteralString] = {
     "channel": " and a.channel = %(channel)s::text",
     "experiment_id": " and a.experiment_id = %(experiment_id)s::uuid",
 }
-VISIBLE = "_organization_visible"
 # On every row, whether the caller sees the organization: a report always has its totals row (the
 # empty grouping set answers even over no rows), so a non-member gets that row with the flag false.
+VISIBLE: LiteralString = "_organization_visible"
 _VISIBLE_COLUMN: LiteralString = (
-    ", exists (select 1 from public.organizations o where o.id = %(organization_id)s) as _organization_visible"
+    ", exists (select 1 from public.organizations o where o.id = %(organization_id)s) as "  # noqa: S608 -- constants only
+    + VISIBLE
 )
 
 
