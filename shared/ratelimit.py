@@ -5,14 +5,18 @@ The window objects are built once per container (per limit). upstash-ratelimit's
 so the window is called with the current client. Like the JS SDK's ephemeral cache, a
 refused identifier is remembered in the container until its window resets, so a client
 hammering a warm function costs no Redis call. Redis is for speed only: when it fails,
-requests are let through (logged), never refused. upstash-ratelimit, upstash-redis and httpx are
-imported at the first check, so a function that never rate-limits never loads them.
+requests are let through (logged), never refused. A public read counts its request
+alongside its own work (``limit_by_ip_alongside``) and answers the refusal if there is one.
+upstash-ratelimit, upstash-redis and httpx are imported at the first check, so a function
+that never rate-limits never loads them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -47,16 +51,35 @@ async def limit_organization(organization_id: object) -> None:
 
 async def limit_ip(ip: str) -> None:
     """Count one request against a client IP; ``RateLimited`` when over its limit."""
-    await enforce(f"ip:{ip}", get_settings().rate_limit_ip_per_minute)
+    await enforce(_ip(ip), get_settings().rate_limit_ip_per_minute)
 
 
 async def enforce(identifier: str, per_minute: int) -> None:
     """Allow one request for ``identifier`` or raise ``RateLimited`` with a Retry-After."""
-    key = f"{PREFIX}:{identifier}"
+    key = _key(identifier)
+    _refuse_if_blocked(key)
+    await _count(key, per_minute)
+
+
+def _key(identifier: str) -> str:
+    return f"{PREFIX}:{identifier}"
+
+
+def _ip(ip: str) -> str:
+    return f"ip:{ip}"
+
+
+def _refuse_if_blocked(key: str) -> None:
+    """``RateLimited`` at once for an identifier this container refused in its current window."""
     now = time.time()
     reset = _blocked.get(key)
     if reset is not None and reset > now:
         raise _refusal(reset, now)
+
+
+async def _count(key: str, per_minute: int) -> None:
+    """Count one request in Redis; ``RateLimited`` (and remembered) when over the limit."""
+    now = time.time()
     try:
         response = await _window(per_minute).limit_async(await get_redis(), key)
     except _unavailable() as exc:
@@ -96,3 +119,24 @@ def source_ip(request: Request) -> str:
 async def limit_by_ip(request: Request) -> None:
     """Route dependency: the per-IP limit for public endpoints, checked before any other work."""
     await limit_ip(source_ip(request))
+
+
+async def limit_by_ip_alongside(request: Request) -> AsyncIterator[None]:
+    """Route dependency for side-effect-free reads: the per-IP limit, counted while the route works.
+
+    Use it as ``Depends(limit_by_ip_alongside, scope="function")``. An IP this container already
+    refused is refused at once, before any work. Otherwise its Redis count runs concurrently with the
+    rest of the request (the read's database round trip), and is settled before anything is answered,
+    whatever the route did: over the limit, the answer is the 429 (and whatever the read found is
+    thrown away; it changed nothing). Every request still counts, the 401s and 422s too, as with
+    ``limit_by_ip``; the limit no longer adds its round trip to the read's.
+    """
+    key = _key(_ip(source_ip(request)))
+    _refuse_if_blocked(key)
+    counted = asyncio.ensure_future(_count(key, get_settings().rate_limit_ip_per_minute))
+    try:
+        yield
+    except BaseException:
+        await counted  # a refusal replaces the route's own error
+        raise
+    await counted

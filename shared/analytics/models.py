@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 Dimension = Literal["agent", "agent_version", "channel", "experiment_variant", "day", "week"]
 ReportName = Literal["funnel", "outcomes", "cost", "quality"]
+Filter = Literal["agent_id", "agent_version", "channel", "experiment_id"]
 Number = int | float | None
 
 

@@ -13,11 +13,11 @@ null for an organization without a knowledge source (one uncorrelated exists, ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import LiteralString
 
-from shared.analytics.models import Dimension, ReportName
+from shared.analytics.models import Dimension, Filter, ReportName
 
 # dimension -> (SQL expressions it groups by, jsonb key fields)
 DIMENSIONS: dict[Dimension, tuple[tuple[LiteralString, ...], LiteralString]] = {
@@ -126,16 +126,29 @@ SPLIT: dict[ReportName, _Split] = {
 _FROM: LiteralString = """
     from public.analytics_conversations a
     where a.organization_id = %(organization_id)s
-      and a.started_at >= %(from)s and a.started_at < %(to)s
-      and (%(agent_id)s::uuid is null or a.agent_id = %(agent_id)s::uuid)
-      and (%(agent_version)s::integer is null or a.agent_version = %(agent_version)s::integer)
-      and (%(channel)s::text is null or a.channel = %(channel)s::text)
-      and (%(experiment_id)s::uuid is null or a.experiment_id = %(experiment_id)s::uuid)
-"""
+      and a.started_at >= %(from)s and a.started_at < %(to)s"""
+# The optional filters: a statement names only those the request set, so Postgres parses and plans
+# no condition that is always true (and the client binds no parameter that is always null).
+FILTERS: dict[Filter, LiteralString] = {
+    "agent_id": " and a.agent_id = %(agent_id)s::uuid",
+    "agent_version": " and a.agent_version = %(agent_version)s::integer",
+    "channel": " and a.channel = %(channel)s::text",
+    "experiment_id": " and a.experiment_id = %(experiment_id)s::uuid",
+}
+# On every row, whether the caller sees the organization: a report always has its totals row (the
+# empty grouping set answers even over no rows), so a non-member gets that row with the flag false.
+VISIBLE: LiteralString = "_organization_visible"
+_VISIBLE_COLUMN: LiteralString = (
+    ", exists (select 1 from public.organizations o where o.id = %(organization_id)s) as "  # noqa: S608 -- constants only
+    + VISIBLE
+)
 
 
-def report_sql(report: ReportName, group_by: Sequence[Dimension]) -> LiteralString:
-    """One statement: the totals row (key null) and, when grouped, one row per group."""
+def report_sql(report: ReportName, group_by: Sequence[Dimension], filters: Collection[Filter] = ()) -> LiteralString:
+    """One statement: the totals row (key null) and, when grouped, one row per group, each with ``VISIBLE``.
+
+    ``filters`` names the optional filters the request set (the others are not in the statement).
+    """
     key: LiteralString = "null::jsonb"
     grouping: LiteralString = ""
     if group_by:
@@ -148,16 +161,17 @@ def report_sql(report: ReportName, group_by: Sequence[Dimension]) -> LiteralStri
         listed = ", ".join(columns)
         key = _sql("case when grouping(", listed, ") = 0 then jsonb_build_object(", ", ".join(fields), ") end")
         grouping = _sql(" group by grouping sets ((", listed, "), ())")
+    where = _sql(_FROM, *(condition for name, condition in FILTERS.items() if name in filters))
     split = SPLIT.get(report)
     if split is None:
         return _sql(
-            "select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", METRICS[report], _FROM, grouping,
-            " order by 1 nulls first",
+            "select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", METRICS[report], _VISIBLE_COLUMN,
+            where, grouping, " order by 1 nulls first",
         )  # fmt: skip
     return _sql(
-        "with s as (select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", split.sums, _FROM,
-        grouping, "), q as (select ", key, " as key, count(distinct a.lead_id) as n", _FROM, " and (",
-        split.leads_where, ")", grouping, ") select s.key, s.rollup_refreshed_at, ", split.result,
+        "with s as (select ", key, " as key, max(a.refreshed_at) as rollup_refreshed_at, ", split.sums, where,
+        grouping, "), q as (select ", key, " as key, count(distinct a.lead_id) as n", where, " and (",
+        split.leads_where, ")", grouping, ") select s.key, s.rollup_refreshed_at, ", split.result, _VISIBLE_COLUMN,
         " from s left join q on q.key is not distinct from s.key order by 1 nulls first",
     )  # fmt: skip
 

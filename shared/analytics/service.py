@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, LiteralString
+from typing import Any
 
 from shared.analytics.models import Number, Report, ReportFilters, ReportGroup, ReportName
-from shared.analytics.reports import report_sql
+from shared.analytics.reports import FILTERS, VISIBLE, report_sql
 from shared.auth import Principal
 from shared.db import user_read
 from shared.errors import NotFound
@@ -15,30 +15,15 @@ from shared.observability.context import bind_organization
 # The reports sort 100k-row groups for distinct leads and medians: enough memory that they never spill
 # to disk, for this transaction only (set in the read's opening statement, so no extra round trip).
 WORK_MEM = "64MB"
-_VISIBLE = "_organization_visible"
-
-
-def _with_membership(report_sql: LiteralString) -> LiteralString:
-    """The report and, on each of its rows, whether the caller sees the organization: one statement.
-
-    A report always has its totals row (the empty grouping set answers even over no rows), so a
-    non-member gets that row with the flag false and no second query is needed for the 404.
-    """
-    return (
-        "select r.*, exists (select 1 from public.organizations o where o.id = %(organization_id)s) as "  # noqa: S608 -- constants only
-        + _VISIBLE
-        + " from ("
-        + report_sql
-        + ") r order by r.key nulls first"
-    )
 
 
 async def run_report(principal: Principal, report: ReportName, filters: ReportFilters) -> Report:
     """The report's totals and groups for conversations started in ``[from, to)``; 404 for non-members."""
     bind_organization(filters.organization_id)
-    sql = _with_membership(report_sql(report, filters.group_by))
-    rows = await user_read(principal.claims, sql, _params(filters), work_mem=WORK_MEM)
-    if not rows or not rows[0][_VISIBLE]:
+    params = _params(filters)
+    sql = report_sql(report, filters.group_by, [name for name in FILTERS if params[name] is not None])
+    rows = await user_read(principal.claims, sql, params, work_mem=WORK_MEM)
+    if not rows or not rows[0][VISIBLE]:
         raise NotFound("organization not found")
     totals_row = next(r for r in rows if r["key"] is None)
     groups = [ReportGroup(key=r["key"], metrics=_numbers(r)) for r in rows if r["key"] is not None]
@@ -64,7 +49,7 @@ def _numbers(row: dict[str, Any]) -> dict[str, Number]:
     """Postgres numerics as JSON numbers (sums of numeric(16, 6) fit a double exactly enough to compare)."""
     out: dict[str, Number] = {}
     for name, value in row.items():
-        if name in ("key", "rollup_refreshed_at", _VISIBLE):
+        if name in ("key", "rollup_refreshed_at", VISIBLE):
             continue
         out[name] = float(value) if isinstance(value, Decimal) else value
     return out

@@ -16,51 +16,16 @@ from shared.observability.context import bind_organization
 from shared.spend.models import Budget, BudgetList, ExhaustionPolicy, SetBudget, Usage, UsageFilters, UsageRow
 from shared.turns.budget import when_exhausted
 
-# Each budget's current period: its kind (day, week, month) in the organization's time zone, as
-# app.reserve_budget rolls it over. A budget whose counter is still on an earlier period reads as
-# zero, which is what the next reservation (or the budgetPeriods cron) resets it to. Every agent's
-# exhaustion policy comes along (its current version's config), in the same statement.
-_BUDGETS = """
-    with z as (select app.organization_time_zone(%(organization_id)s) as zone),
-    p as (
-        select b.*, z.zone, app.budget_period_start(b.period, z.zone, now()) as start
-        from public.budgets b cross join z
-        where b.organization_id = %(organization_id)s and (%(budget_id)s::uuid is null or b.id = %(budget_id)s::uuid)
-    ),
-    q as (
-        select p.*, app.budget_period_end(p.period, p.start) as next_start,
-               p.start::timestamp at time zone p.zone as starts_at,
-               app.budget_period_end(p.period, p.start)::timestamp at time zone p.zone as ends_at
-        from p
-    )
-    select q.id, q.organization_id, q.agent_id, q.period, q.zone as time_zone, q.start as period_start,
-           q.next_start as period_end, q.starts_at as period_starts_at, q.ends_at as period_ends_at,
-           q.monthly_limit_usd as limit_usd, q.per_conversation_limit_usd, q.alert_thresholds,
-           (select coalesce(sum(u.cost_usd), 0) from public.llm_usage u
-            where u.organization_id = q.organization_id and (q.agent_id is null or u.agent_id = q.agent_id)
-              and u.created_at >= q.starts_at and u.created_at < q.ends_at) as spent_usd,
-           case when q.period_start < q.start then 0 else q.spent_usd end as counter_spent_usd,
-           case when q.period_start < q.start then 0 else q.reserved_usd end as reserved_usd,
-           (select jsonb_build_object('count', count(*), 'amount_usd', coalesce(sum(r.amount_usd), 0),
-                                      'oldest_at', min(r.created_at),
-                                      'expired', count(*) filter (where r.expires_at < now()))
-            from public.budget_reservations r
-            where r.organization_id = q.organization_id and r.status = 'reserved' and q.id = any (r.budget_ids)
-           ) as reservations,
-           (select coalesce(jsonb_agg(jsonb_build_object('agent_id', a.id, 'config', v.config) order by a.id), '[]')
-            from public.agents a
-            join public.agent_versions v on v.agent_id = a.id and v.version = a.current_version
-            where a.organization_id = %(organization_id)s) as agents
-    from q
-    order by q.agent_id nulls first, q.id
-"""
+# Each budget with its current period, the ledger's spend in it, its open reservations and every agent's
+# current config (their exhaustion policies), in one statement: app.budget_states (a function, so
+# Postgres parses and plans it once per connection, not per request; RLS still decides what counts).
+_BUDGETS = "select * from app.budget_states(%(organization_id)s)"
 _SET = "select id from public.set_budget(%s, %s, %s, %s, %s, %s::numeric[])"
 # One round trip: no row means the organization is not visible; one row with a null id, no budgets.
-_VISIBLE_BUDGETS = (
-    "select b.* from public.organizations o left join lateral ("  # noqa: S608 -- constants only
-    + _BUDGETS
-    + ") b on true where o.id = %(organization_id)s order by b.agent_id nulls first, b.id"
-)
+_VISIBLE_BUDGETS = """
+    select b.* from public.organizations o left join lateral app.budget_states(o.id) b on true
+    where o.id = %(organization_id)s order by b.agent_id nulls first, b.id
+"""
 _USAGE = """
     select grouping(u.model, u.alias) = 1 as total, u.model, u.alias, count(*) as calls,
            count(*) filter (where u.status = 'error') as errors,
@@ -84,7 +49,7 @@ _VISIBLE_USAGE = (
 async def list_budgets(principal: Principal, organization_id: uuid.UUID) -> BudgetList:
     """Every budget of the organization with its spend, reservations and period; any member."""
     bind_organization(organization_id)
-    rows = await user_read(principal.claims, _VISIBLE_BUDGETS, {"organization_id": organization_id, "budget_id": None})
+    rows = await user_read(principal.claims, _VISIBLE_BUDGETS, {"organization_id": organization_id})
     if not rows:
         raise NotFound("organization not found")
     rows = [r for r in rows if r["id"] is not None]
@@ -111,7 +76,7 @@ async def set_budget(principal: Principal, organization_id: uuid.UUID, body: Set
         ),
     )
     # h10writes: one round trip; the read after the write in the same script sees it, and Python picks the row.
-    rows = await user_write(principal.claims, set_, (_BUDGETS, {"organization_id": organization_id, "budget_id": None}))
+    rows = await user_write(principal.claims, set_, (_BUDGETS, {"organization_id": organization_id}))
     found = [r for r in rows if r["agent_id"] == body.agent_id]
     if not found:
         raise NotFound("organization not found")

@@ -2,7 +2,10 @@
 and which of those calls left while a database transaction was open.
 
 Each ``execute`` of a psycopg cursor is one round trip. Whether a transaction is open is read from
-the connection's last ReadyForQuery status (client-side, no query), so recording changes nothing.
+the connection's last ReadyForQuery status (client-side, no query), so recording changes nothing. A
+one-trip script (``begin; ...; commit``) in flight holds no transaction open for the client: the server
+runs it to its commit whatever the client does meanwhile, so a call made while one runs (a read's
+rate-limit count alongside it) is not a call inside a transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Traffic:
     calls: list[str] = field(default_factory=list)  # every non-database network call
     calls_in_transaction: list[str] = field(default_factory=list)
     _connections: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+    _scripts: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)  # running a one-trip script
 
     def clear(self) -> None:
         self.statements.clear()
@@ -41,8 +45,13 @@ class Traffic:
 
     def _network(self, what: str) -> None:
         self.calls.append(what)
-        if any(not c.closed and c.info.transaction_status in _OPEN for c in list(self._connections)):
+        if any(self._holds_a_transaction(c) for c in list(self._connections)):
             self.calls_in_transaction.append(what)
+
+    def _holds_a_transaction(self, conn: Any) -> bool:
+        status = conn.info.transaction_status
+        in_script = status == TransactionStatus.ACTIVE and conn in self._scripts
+        return not conn.closed and status in _OPEN and not in_script
 
 
 @contextmanager
@@ -54,8 +63,15 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
 
     async def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         traffic._connections.add(self.connection)
-        traffic.statements.append(query.decode() if isinstance(query, bytes) else str(query))
-        return await db_execute(self, query, *args, **kwargs)
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        traffic.statements.append(text)
+        one_trip = text.startswith("begin;") and text.endswith("; commit")
+        if one_trip:
+            traffic._scripts.add(self.connection)
+        try:
+            return await db_execute(self, query, *args, **kwargs)
+        finally:
+            traffic._scripts.discard(self.connection)
 
     async def counted_redis(self: Any, url: str, headers: Any, command: Any, from_pipeline: bool = False) -> Any:
         traffic.redis_commands += len(command) if from_pipeline else 1

@@ -22,7 +22,8 @@ app = create_app("get-widget-conversation")
     response_model=WidgetConversation,
     responses=problems(401, 422, 429),
     tags=["widget"],
-    dependencies=[Depends(ratelimit.limit_by_ip)],
+    # The read changes nothing, so the per-IP count runs alongside it (a refusal still answers 429).
+    dependencies=[Depends(ratelimit.limit_by_ip_alongside, scope="function")],
 )
 async def get_widget_conversation(
     conversation_id: uuid.UUID,

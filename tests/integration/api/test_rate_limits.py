@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import itertools
 import uuid
@@ -143,3 +144,45 @@ def test_a_stranger_cannot_spend_another_organizations_budget(
     # and the organization's own budget is intact (422: the agent does not exist, not 429)
     own = invoke(api, "POST", path, ip=fresh_ip(), token=victim["editor"].token, body={"agent_id": str(uuid.uuid4())})
     assert own.status == 422, own.body
+
+
+def _web_conversation(organization_id: object, database_url: str) -> tuple[str, str]:
+    """A web conversation and the visitor token that unlocks it."""
+    token = f"vt_{uuid.uuid4().hex}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        agent = conn.execute(
+            "insert into public.agents (organization_id, name) values (%s, 'W') returning id", (organization_id,)
+        ).fetchone()
+        lead = conn.execute(
+            "insert into public.leads (organization_id) values (%s) returning id", (organization_id,)
+        ).fetchone()
+        assert agent is not None
+        assert lead is not None
+        conn.execute(
+            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
+            (organization_id, agent[0], Jsonb({})),
+        )
+        row = conn.execute(
+            "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel,"
+            " visitor_token_hash) values (%s, %s, 1, %s, 'web', %s) returning id",
+            (organization_id, agent[0], lead[0], hashlib.sha256(token.encode()).digest()),
+        ).fetchone()
+        assert row is not None
+    return token, str(row[0])
+
+
+def test_a_visitor_over_the_limit_gets_the_429_not_the_conversation(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str, limits: Callable[..., None]
+) -> None:
+    # given a web conversation its visitor polls with a valid token, at most 2 widget requests a minute per IP
+    token, conversation = _web_conversation(make_org()["id"], database_url)
+    limits(ip=2)
+    ip, path, headers = fresh_ip(), f"/widget/conversations/{conversation}", {"X-Visitor-Token": token}
+    # when the visitor polls three times (the count runs alongside the read)
+    polls = [invoke(api, "GET", path, ip=ip, headers=headers) for _ in range(3)]
+    # then the third is the 429 alone: what the read found is not answered
+    assert [p.status for p in polls] == [200, 200, 429], polls[2].body
+    assert polls[0].json()["id"] == conversation
+    assert polls[2].content_type == "application/problem+json"
+    assert conversation not in polls[2].body
+    assert 1 <= int(polls[2].headers["retry-after"]) <= 60

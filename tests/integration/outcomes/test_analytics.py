@@ -161,6 +161,33 @@ def test_filters_narrow_the_cohort(
     assert report["filters"]["experiment_id"] == str(org.experiment)
 
 
+@pytest.mark.parametrize(
+    ("query", "where"),
+    [
+        ("agent_id={agent_a}", "c.agent_id = %(agent_a)s"),
+        ("agent_id={agent_a}&agent_version=1", "c.agent_id = %(agent_a)s and c.agent_version = 1"),
+        ("channel=whatsapp", "c.channel = 'whatsapp'"),
+        ("channel=web&agent_id={agent_b}", "c.channel = 'web' and c.agent_id = %(agent_b)s"),
+    ],
+)
+def test_each_filter_narrows_the_cohort_to_the_conversations_it_names(
+    api: LambdaApi,
+    seeded: list[Org],
+    member_of: Callable[[Any, str], Member],
+    database_url: str,
+    query: str,
+    where: str,
+) -> None:
+    # given a viewer / when the cost report is read with filters (only those set are in its statement)
+    org = seeded[0]
+    ids = {"org": org.id, "agent_a": org.agent_a, "agent_b": org.agent_b}
+    report = _report(api, member_of(org.id, "viewer"), org, "cost", "&" + query.format(**ids))
+    # then it counts exactly the conversations of the range that match them all
+    count = scalar(database_url, "select count(*) from (" + _IN_RANGE + " and " + where + ") c", ids)
+    assert count > 0
+    assert report["totals"]["conversations"] == count
+
+
 def test_another_tenant_is_never_counted(
     api: LambdaApi, seeded: list[Org], member_of: Callable[[Any, str], Member]
 ) -> None:
