@@ -20,7 +20,7 @@ SERVICE_KEY = "service-role-key-for-the-fake-realtime"
 class FakeRealtime:
     """Records what reaches ``POST /realtime/v1/api/broadcast``, answering 202 as Supabase does."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.received: list[dict[str, Any]] = []
         outer = self
 
@@ -35,7 +35,7 @@ class FakeRealtime:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -75,3 +75,40 @@ def test_a_turn_broadcasts_typing_on_the_conversations_channel(
     assert call["body"]["messages"] == [
         {"topic": f"conversation:{conversation}", "event": "typing", "payload": {"typing": True}, "private": True}
     ]
+
+
+def test_an_unreachable_realtime_is_not_tried_again_on_every_turn(
+    tenant: Tenant, worker: Worker, monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str]
+) -> None:
+    from shared import realtime as realtime_module
+    from shared.settings import get_settings
+
+    # given Realtime's address refuses connections (a port nothing listens on)
+    fake = FakeRealtime()
+    port = fake.server.server_address[1]
+    fake.server.server_close()
+    monkeypatch.setenv("SUPABASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
+    get_settings.cache_clear()
+    try:
+        # when a turn runs, then Realtime comes back on that address and another turn runs at once
+        first = tenant.conversation()
+        worker(sqs_event((first, tenant.lead_says(first, "Oi"))))
+        back = FakeRealtime(port)  # the port was free a moment ago
+        back.thread.start()
+        second = tenant.conversation()
+        worker(sqs_event((second, tenant.lead_says(second, "Oi"))))
+        # then the second turn did not try it: broadcasts pause after a connection failure
+        assert back.received == []
+        # and once the pause is over, a turn broadcasts again
+        resumed = realtime_module.time.monotonic() + realtime_module.UNREACHABLE_PAUSE_SECONDS + 1
+        monkeypatch.setattr(realtime_module.time, "monotonic", lambda: resumed)
+        third = tenant.conversation()
+        worker(sqs_event((third, tenant.lead_says(third, "Oi"))))
+        [call] = back.received
+        assert call["body"]["messages"][0]["topic"] == f"conversation:{third}"
+        back.server.shutdown()
+        back.server.server_close()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
