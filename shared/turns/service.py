@@ -12,7 +12,6 @@ under the conversation's row lock and then stores no AI reply.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from shared.llm.gateway import Completion, complete
 from shared.llm.tools import build_tools
 from shared.observability import logger, metrics
 from shared.observability.context import bind_organization
-from shared.realtime import broadcast
 from shared.turns import budget, effects, estimate, prompt
 from shared.turns import knowledge as turn_knowledge
 from shared.turns.context import TurnContext
@@ -86,7 +84,7 @@ async def run_turn(message_id: uuid.UUID, instruction: str | None = None) -> Tur
 
 async def _answer(ctx: TurnContext, message_id: uuid.UUID, instruction: str | None = None) -> TurnResult:
     assert ctx.alias is not None
-    typing = asyncio.create_task(broadcast(ctx.conversation_id, "typing", {"typing": True}))
+    # The typing event went out with app.begin_turn (realtime.send), in the turn's first round trip.
     try:
         answer = await _model_answer(ctx, instruction)
     except AppError as exc:
@@ -94,8 +92,6 @@ async def _answer(ctx: TurnContext, message_id: uuid.UUID, instruction: str | No
         if exc.status < 500:
             return TurnResult("failed")  # a request the provider refuses will not succeed on a retry
         raise  # the queue redelivers, then moves the message to the DLQ
-    finally:
-        await typing
     completion = answer.completion
     calls = [effects.Call(c.name, c.arguments) for c in answer.calls]
     outcome = effects.plan(ctx, answer.reply_text(ctx.language), calls)
