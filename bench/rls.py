@@ -117,15 +117,34 @@ def _as(role: str, user: uuid.UUID) -> str:
     return f"select set_config('role', '{role}', true), set_config('request.jwt.claims', '{claims}', true)"
 
 
-def explain_as_member(url: str, user: uuid.UUID, sql: LiteralString, params: dict[str, Any]) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of ``sql`` bound client-side (as ``user_read`` sends it), as role authenticated."""
+def explain_as_member(url: str, user: uuid.UUID, sql: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """EXPLAIN ANALYZE of ``sql`` bound client-side (as ``user_read`` sends it), as role authenticated: its plan,
+    then the plan of every statement it ran inside a function (``app.list_agents`` and the like).
+
+    Those come from ``auto_explain`` (nested statements, logged to this client), with the plans a function keeps
+    forced generic: what every call makes after its first few, whatever the parameters.
+    """
+    plans: list[dict[str, Any]] = []
+
+    def nested(diagnostic: psycopg.errors.Diagnostic) -> None:
+        _, found, plan = (diagnostic.message_primary or "").partition("plan:")
+        if found:
+            plans.append(dict(json.loads(plan)["Plan"]))
+
     with psycopg.connect(url) as conn:
+        conn.add_notice_handler(nested)
+        conn.execute(
+            "load 'auto_explain'; set local auto_explain.log_min_duration = 0;"
+            " set local auto_explain.log_analyze = on; set local auto_explain.log_nested_statements = on;"
+            " set local auto_explain.log_format = json; set local auto_explain.log_level = notice;"
+            " set local plan_cache_mode = force_generic_plan"
+        )
         conn.execute(_as("authenticated", user).encode())
         bound = psycopg.ClientCursor(conn).mogrify(sql, params)
         row = conn.execute(f"explain (analyze, format json) {bound}".encode()).fetchone()
         conn.rollback()
     assert row is not None
-    return dict(row[0][0]["Plan"])
+    return [dict(row[0][0]["Plan"]), *plans]
 
 
 def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
