@@ -72,7 +72,19 @@ def seed_tenant(conn: psycopg.Connection[Any], user: uuid.UUID, rows: int) -> di
         " now() - i * interval '1 minute' from generate_series(1, %s) i",
         (org, org.hex, rows),
     )
-    return {"org": org, "rare_agent": agents[0], "common_agent": agents[1]}
+    return {"org": org, "rare_agent": agents[0], "common_agent": agents[1], "middle": _middle(conn, org)}
+
+
+def _middle(conn: psycopg.Connection[Any], org: uuid.UUID) -> dict[str, Any]:
+    """The cursor position (``after_t``, ``after_id``) halfway down the organization's conversations."""
+    row = conn.execute(
+        "select created_at, id from public.conversations where organization_id = %(org)s"
+        " order by created_at desc, id desc offset (select count(*) / 2 from public.conversations"
+        " where organization_id = %(org)s) limit 1",
+        {"org": org},
+    ).fetchone()
+    assert row is not None
+    return {"after_t": row[0], "after_id": row[1]}
 
 
 def seed(conn: psycopg.Connection[Any], rows: int) -> dict[str, Any]:
@@ -101,6 +113,12 @@ def list_cases(t: dict[str, Any]) -> dict[str, tuple[LiteralString, dict[str, An
             CONVERSATIONS_PAGE,
             {**conversations, "agent_id": t["rare_agent"], "status": "human"},
         ),
+        # halfway down: the page starts at its position in the index, whatever plan the statement keeps
+        "conversations?cursor": (CONVERSATIONS_PAGE, {**conversations, **t["middle"]}),
+        "conversations?status=closed&cursor": (
+            CONVERSATIONS_PAGE,
+            {**conversations, "status": "closed", **t["middle"]},
+        ),
         "agents": (AGENTS_PAGE, agents),
         "agents?include_archived": (AGENTS_PAGE, {**agents, "archived": True}),
         "integrations": (INTEGRATIONS_PAGE, integrations),
@@ -109,7 +127,7 @@ def list_cases(t: dict[str, Any]) -> dict[str, tuple[LiteralString, dict[str, An
     }
 
 
-CASE_NAMES = list(list_cases({"org": None, "rare_agent": None, "common_agent": None}))
+CASE_NAMES = list(list_cases({"org": None, "rare_agent": None, "common_agent": None, "middle": _NO_CURSOR}))
 
 
 def _as(role: str, user: uuid.UUID) -> str:
