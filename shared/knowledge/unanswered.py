@@ -17,9 +17,7 @@ from shared.observability.context import bind_organization
 
 # The agent (so an unknown or foreign one is a 404) and a page of its questions, newest first, in one statement:
 # limit + 1 rows; no row: the agent is not visible. PL/pgSQL, so its plan is kept per connection.
-_PAGE: LiteralString = (
-    "select * from app.list_unanswered_questions(%(agent)s, %(after_t)s, %(after_id)s, %(limit)s)"
-)
+_PAGE: LiteralString = "select * from app.list_unanswered_questions(%(agent)s, %(after_t)s, %(after_id)s, %(limit)s)"
 
 
 class UnansweredQuestion(BaseModel):
