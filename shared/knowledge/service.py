@@ -71,8 +71,8 @@ _ATTACH: LiteralString = """
 """
 # The columns above, from PL/pgSQL functions (their plans kept per connection). One round trip each; a page is
 # limit + 1 rows, newest first: no row means the organization is not visible, one row with a null id, no sources.
-_GET: LiteralString = "select * from app.knowledge_sources(%s, null, null, null, null)"
-_PAGE: LiteralString = "select * from app.knowledge_sources(null, %(org)s, %(after_t)s, %(after_id)s, %(limit)s)"
+_GET: LiteralString = "select * from app.read_knowledge_source(%s)"
+_PAGE: LiteralString = "select * from app.list_knowledge_sources(%(org)s, %(after_t)s, %(after_id)s, %(limit)s)"
 _REINDEX: LiteralString = """
     update public.knowledge_documents d set index_requested_at = clock_timestamp() where d.id = %s
     returning {columns}
