@@ -173,11 +173,16 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def timings(url: str, t: dict[str, Any], runs: int) -> dict[str, dict[str, list[float]]]:
-    """Seconds per statement for every case, as the member (RLS) and as the superuser, interleaved."""
+    """Seconds per statement for every case, as the member (RLS) and as the superuser, interleaved.
+
+    Each role has a connection of its own, as a container's connection always reads as the same role:
+    a plan a function keeps was made for one role, and is made again when the next call runs as another.
+    """
     out: dict[str, dict[str, list[float]]] = {}
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as member, psycopg.connect(url, autocommit=True) as conn:
         client = psycopg.ClientCursor(conn)
         superuser = str(conn.execute("select current_user").fetchone()[0])  # type: ignore[index]
+        connections = {"authenticated": member, superuser: conn}
         for name, (sql, params) in list_cases(t).items():
             statement = client.mogrify(sql, params)
             scripts = {
@@ -188,7 +193,7 @@ def timings(url: str, t: dict[str, Any], runs: int) -> dict[str, dict[str, list[
             for _ in range(runs):
                 for key, role in (("rls", "authenticated"), ("superuser", superuser)):
                     started = time.perf_counter()
-                    conn.execute(scripts[role])
+                    connections[role].execute(scripts[role])
                     samples[key].append(time.perf_counter() - started)
             out[name] = samples
     return out

@@ -6,8 +6,9 @@
 -- keyset condition is an index condition on every page; and each combination of filters is a statement of
 -- its own, planned with the index that leads with it (20261130300000_leakproof_list_filters.sql), where a
 -- `p is null or column = p` condition would be a filter over the whole organization.
--- The steps that pick a page say they return a page's worth of rows (`rows 20`, not the default 1,000), so what
--- joins their rows uses the indexes by id. Each runs as its caller: RLS decides, as in the inline statements.
+-- The steps that pick a page say they return a page's worth of rows (`rows 20`, not the default 1,000), and a
+-- page's lead or configuration is a lookup by id per row (a subquery, not a join): on a small table the
+-- planner would rather hash-join a scan of every lead, each checked against RLS. Each runs as its caller: RLS decides, as in the inline statements.
 
 -- Agents of the organization newest first after (p_after_t, p_after_id), p_fetch at most, archived ones with
 -- p_archived. A step of app.list_agents.
@@ -47,10 +48,10 @@ language plpgsql stable as $$
 #variable_conflict use_column
 begin
     return query
-    select a, coalesce(v.config, '{}'::jsonb)
+    select a, coalesce((select v.config from public.agent_versions v
+                        where v.agent_id = a.id and v.version = a.current_version), '{}'::jsonb)
     from public.organizations o
     left join lateral app.agents_page(o.id, p_archived, p_after_t, p_after_id, p_limit + 1) a on true
-    left join public.agent_versions v on v.agent_id = a.id and v.version = a.current_version
     where o.id = p_organization_id
     order by a.created_at desc, a.id desc;
 end
@@ -104,10 +105,9 @@ language plpgsql stable as $$
 #variable_conflict use_column
 begin
     return query
-    select c, to_jsonb(l)
+    select c, (select to_jsonb(l) from public.leads l where l.id = c.lead_id)
     from public.organizations o
     left join lateral app.conversations_page(o.id, p_status, p_agent_id, p_fetch, p_after_t, p_after_id) c on true
-    left join public.leads l on l.id = c.lead_id
     where o.id = p_organization_id
     order by c.created_at desc, c.id desc;
 end
