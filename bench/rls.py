@@ -72,7 +72,19 @@ def seed_tenant(conn: psycopg.Connection[Any], user: uuid.UUID, rows: int) -> di
         " now() - i * interval '1 minute' from generate_series(1, %s) i",
         (org, org.hex, rows),
     )
-    return {"org": org, "rare_agent": agents[0], "common_agent": agents[1]}
+    return {"org": org, "rare_agent": agents[0], "common_agent": agents[1], "middle": _middle(conn, org)}
+
+
+def _middle(conn: psycopg.Connection[Any], org: uuid.UUID) -> dict[str, Any]:
+    """The cursor position (``after_t``, ``after_id``) halfway down the organization's conversations."""
+    row = conn.execute(
+        "select created_at, id from public.conversations where organization_id = %(org)s"
+        " order by created_at desc, id desc offset (select count(*) / 2 from public.conversations"
+        " where organization_id = %(org)s) limit 1",
+        {"org": org},
+    ).fetchone()
+    assert row is not None
+    return {"after_t": row[0], "after_id": row[1]}
 
 
 def seed(conn: psycopg.Connection[Any], rows: int) -> dict[str, Any]:
@@ -101,6 +113,12 @@ def list_cases(t: dict[str, Any]) -> dict[str, tuple[LiteralString, dict[str, An
             CONVERSATIONS_PAGE,
             {**conversations, "agent_id": t["rare_agent"], "status": "human"},
         ),
+        # halfway down: the page starts at its position in the index, whatever plan the statement keeps
+        "conversations?cursor": (CONVERSATIONS_PAGE, {**conversations, **t["middle"]}),
+        "conversations?status=closed&cursor": (
+            CONVERSATIONS_PAGE,
+            {**conversations, "status": "closed", **t["middle"]},
+        ),
         "agents": (AGENTS_PAGE, agents),
         "agents?include_archived": (AGENTS_PAGE, {**agents, "archived": True}),
         "integrations": (INTEGRATIONS_PAGE, integrations),
@@ -109,7 +127,7 @@ def list_cases(t: dict[str, Any]) -> dict[str, tuple[LiteralString, dict[str, An
     }
 
 
-CASE_NAMES = list(list_cases({"org": None, "rare_agent": None, "common_agent": None}))
+CASE_NAMES = list(list_cases({"org": None, "rare_agent": None, "common_agent": None, "middle": _NO_CURSOR}))
 
 
 def _as(role: str, user: uuid.UUID) -> str:
@@ -117,15 +135,34 @@ def _as(role: str, user: uuid.UUID) -> str:
     return f"select set_config('role', '{role}', true), set_config('request.jwt.claims', '{claims}', true)"
 
 
-def explain_as_member(url: str, user: uuid.UUID, sql: LiteralString, params: dict[str, Any]) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of ``sql`` bound client-side (as ``user_read`` sends it), as role authenticated."""
+def explain_as_member(url: str, user: uuid.UUID, sql: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """EXPLAIN ANALYZE of ``sql`` bound client-side (as ``user_read`` sends it), as role authenticated: its plan,
+    then the plan of every statement it ran inside a function (``app.list_agents`` and the like).
+
+    Those come from ``auto_explain`` (nested statements, logged to this client), with the plans a function keeps
+    forced generic: what every call makes after its first few, whatever the parameters.
+    """
+    plans: list[dict[str, Any]] = []
+
+    def nested(diagnostic: psycopg.errors.Diagnostic) -> None:
+        _, found, plan = (diagnostic.message_primary or "").partition("plan:")
+        if found:
+            plans.append(dict(json.loads(plan)["Plan"]))
+
     with psycopg.connect(url) as conn:
+        conn.add_notice_handler(nested)
+        conn.execute(
+            "load 'auto_explain'; set local auto_explain.log_min_duration = 0;"
+            " set local auto_explain.log_analyze = on; set local auto_explain.log_nested_statements = on;"
+            " set local auto_explain.log_format = json; set local auto_explain.log_level = notice;"
+            " set local plan_cache_mode = force_generic_plan"
+        )
         conn.execute(_as("authenticated", user).encode())
         bound = psycopg.ClientCursor(conn).mogrify(sql, params)
         row = conn.execute(f"explain (analyze, format json) {bound}".encode()).fetchone()
         conn.rollback()
     assert row is not None
-    return dict(row[0][0]["Plan"])
+    return [dict(row[0][0]["Plan"]), *plans]
 
 
 def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -136,11 +173,16 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def timings(url: str, t: dict[str, Any], runs: int) -> dict[str, dict[str, list[float]]]:
-    """Seconds per statement for every case, as the member (RLS) and as the superuser, interleaved."""
+    """Seconds per statement for every case, as the member (RLS) and as the superuser, interleaved.
+
+    Each role has a connection of its own, as a container's connection always reads as the same role:
+    a plan a function keeps was made for one role, and is made again when the next call runs as another.
+    """
     out: dict[str, dict[str, list[float]]] = {}
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as member, psycopg.connect(url, autocommit=True) as conn:
         client = psycopg.ClientCursor(conn)
         superuser = str(conn.execute("select current_user").fetchone()[0])  # type: ignore[index]
+        connections = {"authenticated": member, superuser: conn}
         for name, (sql, params) in list_cases(t).items():
             statement = client.mogrify(sql, params)
             scripts = {
@@ -151,7 +193,7 @@ def timings(url: str, t: dict[str, Any], runs: int) -> dict[str, dict[str, list[
             for _ in range(runs):
                 for key, role in (("rls", "authenticated"), ("superuser", superuser)):
                     started = time.perf_counter()
-                    conn.execute(scripts[role])
+                    connections[role].execute(scripts[role])
                     samples[key].append(time.perf_counter() - started)
             out[name] = samples
     return out

@@ -18,30 +18,19 @@ from shared.errors import AppError, Conflict, NotFound
 from shared.observability import metrics
 from shared.observability.context import bind_organization
 
+# app.read_agent (PL/pgSQL, so its plan is kept per connection): the agent with the configuration asked for.
 _AGENT: LiteralString = """
-    select a.id, a.organization_id, a.name, a.status, a.current_version, a.publishable_key, a.allowed_origins,
-           a.archived_at, a.created_at, a.updated_at, coalesce(v.version, a.current_version) as version,
-           coalesce(v.config, '{}'::jsonb) as config, v.id is not null as has_version
-    from public.agents a
-    left join public.agent_versions v on v.agent_id = a.id and v.version = coalesce(%(version)s, a.current_version)
-    where a.id = %(id)s
+    select (r.agent).id, (r.agent).organization_id, (r.agent).name, (r.agent).status, (r.agent).current_version,
+           (r.agent).publishable_key, (r.agent).allowed_origins, (r.agent).archived_at, (r.agent).created_at,
+           (r.agent).updated_at, r.version, r.config, r.has_version
+    from app.read_agent(%(id)s, %(version)s) r
 """
-# One round trip: no row means the organization is not visible; one row with a null id, no agents.
+# One round trip: no row means the organization is not visible; one row with a null id, no agents (app.list_agents).
 _PAGE: LiteralString = """
-    select a.id, a.organization_id, a.name, a.status, a.current_version, a.publishable_key, a.allowed_origins,
-           a.archived_at, a.created_at, a.updated_at, a.current_version as version,
-           coalesce(v.config, '{}'::jsonb) as config
-    from public.organizations o
-    left join lateral (
-        select * from public.agents x
-        where x.organization_id = o.id and (%(archived)s or x.status = 'active')
-          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
-        order by x.created_at desc, x.id desc
-        limit %(limit)s + 1
-    ) a on true
-    left join public.agent_versions v on v.agent_id = a.id and v.version = a.current_version
-    where o.id = %(org)s
-    order by a.created_at desc, a.id desc
+    select (r.agent).id, (r.agent).organization_id, (r.agent).name, (r.agent).status, (r.agent).current_version,
+           (r.agent).publishable_key, (r.agent).allowed_origins, (r.agent).archived_at, (r.agent).created_at,
+           (r.agent).updated_at, (r.agent).current_version as version, r.config
+    from app.list_agents(%(org)s, %(archived)s, %(after_t)s, %(after_id)s, %(limit)s) r
 """
 
 

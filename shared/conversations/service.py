@@ -35,38 +35,18 @@ _START_CHECKS = """
     where o.id = %(organization_id)s
 """
 # One round trip: no row means the organization is not visible; one row with a null id, no conversations.
-# Newest first; the row comparison walks (organization_id, created_at, id) backwards.
+# Newest first, in app.list_conversations (PL/pgSQL, so its plan is kept per connection).
 _LIST = """
-    select c.*, to_jsonb(l) as lead
-    from public.organizations o
-    left join lateral (
-        select x.* from public.conversations x
-        where x.organization_id = o.id
-          and (%(status)s::text is null or x.status = %(status)s::text)
-          and (%(agent_id)s::uuid is null or x.agent_id = %(agent_id)s::uuid)
-          and (%(after_t)s::timestamptz is null
-               or (x.created_at, x.id) < (%(after_t)s::timestamptz, %(after_id)s::uuid))
-        order by x.created_at desc, x.id desc
-        limit %(fetch)s
-    ) c on true
-    left join public.leads l on l.id = c.lead_id
-    where o.id = %(organization_id)s
-    order by c.created_at desc, c.id desc
+    select (r.conversation).*, r.lead
+    from app.list_conversations(
+        %(organization_id)s, %(status)s, %(agent_id)s, %(fetch)s, %(after_t)s, %(after_id)s
+    ) r
 """
-# The conversation, its lead and a page of its messages (limit + 1, to know whether more follow), in one statement.
+# The conversation, its lead and a page of its messages (limit + 1, to know whether more follow), in one statement
+# of app.read_conversation (PL/pgSQL, so its plan is kept per connection).
 _GET = """
-    select c.*, to_jsonb(l) as lead,
-           (select coalesce(jsonb_agg(to_jsonb(m) order by m.created_at, m.id), '[]'::jsonb)
-            from (
-                select m.* from public.messages m
-                where m.conversation_id = c.id
-                  and (%(after_t)s::timestamptz is null
-                       or (m.created_at, m.id) > (%(after_t)s::timestamptz, %(after_id)s::uuid))
-                order by m.created_at, m.id
-                limit %(fetch)s
-            ) m) as messages_page
-    from public.conversations c join public.leads l on l.id = c.lead_id
-    where c.id = %(conversation_id)s
+    select (r.conversation).*, r.lead, r.messages_page
+    from app.read_conversation(%(conversation_id)s, %(fetch)s, %(after_t)s, %(after_id)s) r
 """
 
 

@@ -35,34 +35,14 @@ _WITH_VARIANTS = """
 """
 _EXPERIMENT = _WITH_VARIANTS + "where e.id = %s"
 _RUNNING = _WITH_VARIANTS + "where e.agent_id = %s and e.status = 'running'"
-_LIST = _WITH_VARIANTS + "where e.agent_id = %s order by e.started_at desc, e.id desc limit 100"
-# One round trip: no row means the agent is not visible; one row with a null id, no experiments.
-_VISIBLE_LIST = (
-    "select x.* from public.agents a left join lateral ("  # noqa: S608 -- constants only
-    + _LIST
-    + ") x on true where a.id = %s order by x.started_at desc, x.id desc"
-)
-# Per variant, over its leads (the unit of assignment): how many qualified or converted, and the sums
-# of each lead's LLM cost (x) and conversions (y) the delta method needs; kept on the variant row by the
-# refreshAnalytics cron from analytics_experiment_leads (app.refresh_experiment_variant_sums).
-_SUMS = """
-    select v.id as variant_id, v.version, v.weight::float8 as weight, v.rollup_leads as leads,
-           v.rollup_conversations as conversations, v.rollup_qualified as qualified,
-           v.rollup_converted as converted, v.rollup_sx as sx, v.rollup_sy as sy, v.rollup_sxx as sxx,
-           v.rollup_syy as syy, v.rollup_sxy as sxy
-    from public.experiment_variants v
-    where v.experiment_id = %(id)s
-    order by v.position
-"""
-# The experiment with its variants' sums, in one statement (no row: not visible); the sums are put in
-# the variants' order in Python.
-_WITH_SUMS = (
-    "select x.*, (select coalesce(jsonb_agg(to_jsonb(s)), '[]'::jsonb) from ("  # noqa: S608 -- constants only
-    + _SUMS
-    + ") s) as variant_sums from ("
-    + _WITH_VARIANTS
-    + "where e.id = %(id)s) x"
-)
+# One round trip: no row means the agent is not visible; one row with a null id, no experiments. The latest 100,
+# newest first, in app.list_experiments (PL/pgSQL, so its plan is kept per connection).
+_VISIBLE_LIST = "select (r.experiment).*, r.variants from app.list_experiments(%s) r"
+# The experiment with its variants and, per variant over its leads (the unit of assignment), how many qualified
+# or converted and the sums of each lead's LLM cost (x) and conversions (y) the delta method needs, kept on the
+# variant row by the refreshAnalytics cron (app.refresh_experiment_variant_sums); no row: not visible. One
+# statement of app.read_experiment_results (PL/pgSQL, plan kept); the sums are put in the variants' order in Python.
+_WITH_SUMS = "select (r.experiment).*, r.variants, r.variant_sums from app.read_experiment_results(%(id)s) r"
 
 
 async def create_experiment(principal: Principal, agent_id: uuid.UUID, body: CreateExperiment) -> Experiment:
@@ -87,7 +67,7 @@ async def create_experiment(principal: Principal, agent_id: uuid.UUID, body: Cre
 
 async def list_experiments(principal: Principal, agent_id: uuid.UUID) -> ExperimentList:
     """The agent's experiments, newest first (the latest 100); members of its organization."""
-    rows = await user_read(principal.claims, _VISIBLE_LIST, (agent_id, agent_id))
+    rows = await user_read(principal.claims, _VISIBLE_LIST, (agent_id,))
     if not rows:
         raise NotFound("agent not found")
     return ExperimentList(data=[Experiment.model_validate(r) for r in rows if r["id"] is not None])

@@ -18,21 +18,9 @@ from shared.errors import NotFound
 
 Action = Literal["pause", "resume", "cancel"]
 HISTORY_LIMIT = 100
-# The conversation and its latest steps, newest first, in one statement (no row: not visible).
-_FOLLOW_UPS = """
-    select c.id, c.metadata ->> 'follow_ups_paused' = 'true' as paused,
-           (select coalesce(jsonb_agg(to_jsonb(f) order by f.anchor_at desc, f.step desc), '[]'::jsonb)
-            from (
-                select f.id, f.step, f.status, f.reason, f.kind, f.due_at, f.finished_at, f.message_id,
-                       f.anchor_at, f.time_zone
-                from public.follow_ups f
-                where f.conversation_id = c.id
-                order by f.anchor_at desc, f.step desc
-                limit %(limit)s
-            ) f) as steps
-    from public.conversations c
-    where c.id = %(id)s
-"""
+# The conversation and its latest steps, newest first, in one statement (no row: not visible);
+# PL/pgSQL, so its plan is kept per connection.
+_FOLLOW_UPS = "select id, paused, steps from app.read_follow_ups(%(id)s, %(limit)s)"
 # The change and the follow-ups it leaves, in one script (one round trip): _FOLLOW_UPS sees the change
 # made before it in the same transaction.
 _CHANGE = "select public.set_follow_ups(%s, %s) as result"

@@ -22,20 +22,8 @@ from shared.observability.context import bind_organization
 from shared.whatsapp import numbers
 
 # One round trip: no row means the organization is not visible; one row with a null id, no integrations.
-_PAGE: LiteralString = """
-    select i.id, i.organization_id, i.kind::text as kind, i.name, i.agent_id, i.external_id, i.config, i.enabled,
-           i.secret_id is not null as has_credentials, i.created_at, i.updated_at
-    from public.organizations o
-    left join lateral (
-        select * from public.integrations x
-        where x.organization_id = o.id and (%(kind)s::text is null or x.kind = %(kind)s)
-          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
-        order by x.created_at desc, x.id desc
-        limit %(limit)s + 1
-    ) i on true
-    where o.id = %(org)s
-    order by i.created_at desc, i.id desc
-"""
+# Newest first, in app.list_integrations (PL/pgSQL, so its plan is kept per connection).
+_PAGE: LiteralString = "select * from app.list_integrations(%(org)s, %(kind)s, %(after_t)s, %(after_id)s, %(limit)s)"
 _CURRENT: LiteralString = """
     select i.organization_id, i.kind::text as kind, i.config,
            exists (select 1 from public.agents a where a.id = %(agent_id)s and a.organization_id = i.organization_id)

@@ -69,22 +69,10 @@ _ATTACH: LiteralString = """
     )
     select count(*)::int as found from wanted
 """
-_GET: LiteralString = "select {columns} from public.knowledge_documents d where d.id = %s".replace(
-    "{columns}", _COLUMNS
-)
-_PAGE: LiteralString = """
-    select {columns}
-    from public.organizations o
-    left join lateral (
-        select * from public.knowledge_documents x
-        where x.organization_id = o.id
-          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
-        order by x.created_at desc, x.id desc
-        limit %(limit)s + 1
-    ) d on true
-    where o.id = %(org)s
-    order by d.created_at desc, d.id desc
-""".replace("{columns}", _COLUMNS)
+# The columns above, from PL/pgSQL functions (their plans kept per connection). One round trip each; a page is
+# limit + 1 rows, newest first: no row means the organization is not visible, one row with a null id, no sources.
+_GET: LiteralString = "select * from app.read_knowledge_source(%s)"
+_PAGE: LiteralString = "select * from app.list_knowledge_sources(%(org)s, %(after_t)s, %(after_id)s, %(limit)s)"
 _REINDEX: LiteralString = """
     update public.knowledge_documents d set index_requested_at = clock_timestamp() where d.id = %s
     returning {columns}

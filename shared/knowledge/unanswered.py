@@ -15,20 +15,9 @@ from shared.db import user_read
 from shared.errors import NotFound
 from shared.observability.context import bind_organization
 
-# The agent (so an unknown or foreign one is a 404) and a page of its questions, newest first, in one statement.
-_PAGE: LiteralString = """
-    select a.organization_id as agent_organization_id, q.id, q.conversation_id, q.message_id, q.question, q.created_at
-    from public.agents a
-    left join lateral (
-        select x.* from public.knowledge_unanswered x
-        where x.agent_id = a.id
-          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
-        order by x.created_at desc, x.id desc
-        limit %(limit)s + 1
-    ) q on true
-    where a.id = %(agent)s
-    order by q.created_at desc, q.id desc
-"""
+# The agent (so an unknown or foreign one is a 404) and a page of its questions, newest first, in one statement:
+# limit + 1 rows; no row: the agent is not visible. PL/pgSQL, so its plan is kept per connection.
+_PAGE: LiteralString = "select * from app.list_unanswered_questions(%(agent)s, %(after_t)s, %(after_id)s, %(limit)s)"
 
 
 class UnansweredQuestion(BaseModel):

@@ -18,12 +18,8 @@ from shared.organizations.models import (
     Organization,
 )
 
-_MY_ORGANIZATIONS = """
-    select o.id, o.name, o.slug, o.created_at, m.role
-    from public.organizations o
-    join public.memberships m on m.organization_id = o.id and m.user_id = (select auth.uid())
-    order by o.created_at, o.id
-"""
+# Oldest first, with the caller's role; app.list_my_organizations is PL/pgSQL, so its plan is kept per connection.
+_MY_ORGANIZATIONS = "select id, name, slug, created_at, role from app.list_my_organizations()"
 
 
 async def create_organization(principal: Principal, data: CreateOrganization) -> Organization:

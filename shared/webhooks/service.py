@@ -27,16 +27,8 @@ from shared.webhooks.models import (
 )
 
 # One round trip: no row means the organization is not visible; one row with a null id, no endpoints.
-_LIST: LiteralString = """
-    select e.id, o.id as organization_id, e.url, e.description, e.events::text[] as events, e.enabled,
-           case when e.previous_secret_expires_at > now() then e.previous_secret_expires_at end
-               as previous_secret_expires_at,
-           e.created_at, e.updated_at
-    from public.organizations o
-    left join public.webhook_endpoints e on e.organization_id = o.id
-    where o.id = %s
-    order by e.created_at, e.id
-"""
+# Oldest first, from PL/pgSQL, so its plan is kept per connection.
+_LIST: LiteralString = "select * from app.list_webhook_endpoints(%s)"
 _UPDATE: LiteralString = """
     update public.webhook_endpoints e set
         url = coalesce(%(url)s, e.url),
@@ -49,21 +41,10 @@ _UPDATE: LiteralString = """
                   as previous_secret_expires_at,
               e.created_at, e.updated_at
 """
-_DELIVERIES: LiteralString = """
-    select e.organization_id, d.id, d.event_id, d.event_type::text as event_type, d.attempt, d.status,
-           d.response_status, d.response_body, d.error, d.duration_ms, d.next_attempt_at, d.created_at,
-           d.completed_at
-    from public.webhook_endpoints e
-    left join lateral (
-        select * from public.webhook_deliveries x
-        where x.endpoint_id = e.id
-          and (%(after_t)s::timestamptz is null or (x.created_at, x.id) < (%(after_t)s, %(after_id)s::uuid))
-        order by x.created_at desc, x.id desc
-        limit %(limit)s + 1
-    ) d on true
-    where e.id = %(endpoint)s
-    order by d.created_at desc, d.id desc
-"""
+# Newest first, limit + 1 rows; no row: the endpoint is not visible. PL/pgSQL, so its plan is kept per connection.
+_DELIVERIES: LiteralString = (
+    "select * from app.list_webhook_deliveries(%(endpoint)s, %(after_t)s, %(after_id)s, %(limit)s)"
+)
 
 
 async def create_endpoint(
