@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from shared import parameter_store as ssm
+from shared import sigv4
 
 AT = datetime.datetime(2026, 11, 30, 10, 0, 0, tzinfo=datetime.UTC)
 
@@ -24,7 +25,7 @@ def test_the_signature_is_botocores(token: str | None, url: str, monkeypatch: py
     headers = {"Content-Type": ssm.CONTENT_TYPE, "X-Amz-Target": ssm.TARGET}
     credentials = ssm.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     # when both sign it at the same instant
-    ours = ssm.sign(url, headers, body, credentials, AT, "sa-east-1")
+    ours = sigv4.sign(url, headers, body, credentials, AT, "sa-east-1", "ssm")
     theirs = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: AT.replace(tzinfo=None))
     SigV4Auth(BotoCredentials("AKIDEXAMPLE", credentials.secret_key, token), "ssm", "sa-east-1").add_auth(theirs)
