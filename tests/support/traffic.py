@@ -1,6 +1,5 @@
 """Record what a request sends over the network: Postgres statements, Redis commands, AWS (boto3 or signed)
-and HTTP calls,
-and which of those calls left while a database transaction was open.
+and HTTP calls, and which of those calls left while a database transaction was open.
 
 Each ``execute`` of a psycopg cursor is one round trip. Whether a transaction is open is read from
 the connection's last ReadyForQuery status (client-side, no query), so recording changes nothing.
