@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.sigv4 import AwsCallError, Credentials, credentials_from_environment, endpoint, post_json, region
+from shared.sigv4 import AwsCallError, Credentials, JsonApi, credentials_from_environment, endpoint, post_json, region
 
 __all__ = ["Credentials", "SsmError", "credentials_from_environment", "get_parameters"]
 
-SERVICE = "ssm"
-TARGET = "AmazonSSM.GetParameters"
-CONTENT_TYPE = "application/x-amz-json-1.1"
+SSM = JsonApi("ssm", "AmazonSSM", "application/x-amz-json-1.1")
+OPERATION = "GetParameters"
 MAX_NAMES_PER_CALL = 10  # GetParameters' own limit
 
 
@@ -31,7 +30,7 @@ def get_parameters(names: Sequence[str], credentials: Credentials, decrypt: bool
     """``{name: value}`` for every name (decrypted SecureStrings), 10 names per call; ``SsmError`` when
     one is missing or SSM refuses. Values are never put in an error message, names only."""
     where = region()
-    url = endpoint(SERVICE, where)
+    url = endpoint(SSM.service, where)
     found: dict[str, str] = {}
     unique = sorted(set(names))
     for start in range(0, len(unique), MAX_NAMES_PER_CALL):
@@ -49,16 +48,8 @@ def get_parameters(names: Sequence[str], credentials: Credentials, decrypt: bool
 
 def _call(url: str, where: str, credentials: Credentials, payload: dict[str, object]) -> dict[str, list[Any]]:
     try:
-        return post_json(
-            url,
-            service=SERVICE,
-            target=TARGET,
-            content_type=CONTENT_TYPE,
-            payload=payload,
-            credentials=credentials,
-            where=where,
-        )
+        return post_json(url, SSM, OPERATION, payload, credentials, where)
     except AwsCallError as exc:
         if not exc.status:
             raise SsmError(f"SSM unreachable: {exc.kind}") from exc
-        raise SsmError(f"SSM {TARGET} answered {exc.status} {exc.kind}") from exc
+        raise SsmError(f"SSM {OPERATION} answered {exc.status} {exc.kind}") from exc

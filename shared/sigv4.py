@@ -105,17 +105,19 @@ def sign(
     return out
 
 
+@dataclass(frozen=True)
+class JsonApi:
+    """An AWS service's JSON protocol: its signing name, target prefix and content type."""
+
+    service: str  # "ssm"
+    target_prefix: str  # "AmazonSSM"
+    content_type: str  # "application/x-amz-json-1.1"
+
+
 def post_json(
-    url: str,
-    *,
-    service: str,
-    target: str,
-    content_type: str,
-    payload: Mapping[str, object],
-    credentials: Credentials,
-    where: str,
+    url: str, api: JsonApi, operation: str, payload: Mapping[str, object], credentials: Credentials, where: str
 ) -> dict[str, Any]:
-    """The JSON answer to ``target`` called with ``payload``; ``AwsCallError`` when refused or unreachable.
+    """The JSON answer to ``operation`` called with ``payload``; ``AwsCallError`` when refused or unreachable.
 
     A throttle, a 5xx or a dropped connection is tried once more (SSM reads and FIFO sends, which SQS
     deduplicates, are safe to repeat).
@@ -125,12 +127,12 @@ def post_json(
     for attempt in range(1, ATTEMPTS + 1):
         headers = sign(
             url,
-            {"Content-Type": content_type, "X-Amz-Target": target},
+            {"Content-Type": api.content_type, "X-Amz-Target": f"{api.target_prefix}.{operation}"},
             body,
             credentials,
             datetime.datetime.now(datetime.UTC),
             where,
-            service,
+            api.service,
         )
         try:
             status, data = _post(parts, headers, body)

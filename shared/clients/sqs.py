@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 3
 MAX_ATTEMPTS = 3
-SERVICE = "sqs"
-SEND_TARGET = "AmazonSQS.SendMessage"
-CONTENT_TYPE = "application/x-amz-json-1.0"
+SQS = sigv4.JsonApi("sqs", "AmazonSQS", "application/x-amz-json-1.0")
 
 
 class SqsError(Exception):
@@ -65,15 +63,7 @@ def send_message(queue_url: str, body: str, group_id: str, deduplication_id: str
 
 
 def _signed_send(payload: dict[str, str], credentials: sigv4.Credentials, where: str) -> dict[str, object]:
-    return sigv4.post_json(
-        sigv4.endpoint(SERVICE, where),
-        service=SERVICE,
-        target=SEND_TARGET,
-        content_type=CONTENT_TYPE,
-        payload=payload,
-        credentials=credentials,
-        where=where,
-    )
+    return sigv4.post_json(sigv4.endpoint(SQS.service, where), SQS, "SendMessage", payload, credentials, where)
 
 
 def _send_with_boto3(queue_url: str, body: str, group_id: str, deduplication_id: str) -> str:

@@ -69,10 +69,10 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
         traffic._network(f"aws {operation}")
         return aws_call(self, operation, params)
 
-    def counted_signed(url: str, **kwargs: Any) -> Any:
+    def counted_signed(url: str, api: sigv4.JsonApi, operation: str, *args: Any) -> Any:
         # A SigV4-signed call without boto3 (shared.sigv4: SSM, SQS SendMessage), named as botocore names it.
-        traffic._network(f"aws {kwargs['target'].rsplit('.', 1)[-1]}")
-        return signed_call(url, **kwargs)
+        traffic._network(f"aws {operation}")
+        return signed_call(url, api, operation, *args)
 
     async def counted_http(self: Any, request: httpx.Request, *args: Any, **kwargs: Any) -> Any:
         traffic._network(f"http {request.method} {request.url.host}")

@@ -58,10 +58,10 @@ def test_the_send_is_signed_as_botocore_signs_it(token: str | None, monkeypatch:
             "MessageDeduplicationId": "m-1",
         }
     ).encode()
-    headers = {"Content-Type": sqs.CONTENT_TYPE, "X-Amz-Target": sqs.SEND_TARGET}
+    headers = {"Content-Type": sqs.SQS.content_type, "X-Amz-Target": "AmazonSQS.SendMessage"}
     credentials = sigv4.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     # when we and botocore sign it at the same instant
-    ours = sigv4.sign(url, headers, body, credentials, AT, "eu-west-1", sqs.SERVICE)
+    ours = sigv4.sign(url, headers, body, credentials, AT, "eu-west-1", sqs.SQS.service)
     theirs = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: AT.replace(tzinfo=None))
     SigV4Auth(BotoCredentials("AKIDEXAMPLE", credentials.secret_key, token), "sqs", "eu-west-1").add_auth(theirs)

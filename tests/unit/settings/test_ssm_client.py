@@ -22,7 +22,7 @@ AT = datetime.datetime(2026, 11, 30, 10, 0, 0, tzinfo=datetime.UTC)
 def test_the_signature_is_botocores(token: str | None, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # given a GetParameters body and the role's credentials
     body = b'{"Names": ["/conversion-agents/prod/database-url"], "WithDecryption": true}'
-    headers = {"Content-Type": ssm.CONTENT_TYPE, "X-Amz-Target": ssm.TARGET}
+    headers = {"Content-Type": ssm.SSM.content_type, "X-Amz-Target": "AmazonSSM.GetParameters"}
     credentials = ssm.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     # when both sign it at the same instant
     ours = sigv4.sign(url, headers, body, credentials, AT, "sa-east-1", "ssm")
