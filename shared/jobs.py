@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.clients import sqs
 from shared.clients.sqs import get_sqs
 from shared.db import service_call
 from shared.errors import AppError
@@ -104,23 +105,21 @@ def group_id(conversation_id: uuid.UUID, job: AnyJob) -> str:
 
 async def enqueue(item: Queued) -> bool:
     """Send one job to the turn queue; True once SQS accepted it (a failure is logged, not raised)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     queue_url = get_settings().turn_queue_url
     if not queue_url:
         logger.error("TURN_QUEUE_URL is not set; the job waits for the sweep", extra={"job": item.job.type})
         metrics.add_metric(name="JobEnqueueFailed", unit="Count", value=1)
         return False
     try:
-        # boto3 blocks (and builds its client on first use); a worker thread keeps the loop free.
+        # The send blocks; a worker thread keeps the loop free.
         await asyncio.to_thread(
-            get_sqs().send_message,
-            QueueUrl=queue_url,
-            MessageBody=item.job.model_dump_json(exclude_none=True),
-            MessageGroupId=item.group_id,
-            MessageDeduplicationId=item.deduplication_id,
+            sqs.send_message,
+            queue_url,
+            item.job.model_dump_json(exclude_none=True),
+            item.group_id,
+            item.deduplication_id,
         )
-    except (BotoCoreError, ClientError) as exc:
+    except sqs.SqsError as exc:
         logger.warning(
             "enqueue failed; the job waits for the sweep",
             extra={"job": item.job.type, "message_id": str(item.job.message_id), "error": type(exc).__name__},

@@ -6,7 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import json_body
+from shared import coldstart_gc, json_body
 from shared.errors import AppError, PayloadTooLarge
 from shared.http.problems import from_app_error, internal_error
 from shared.observability import logger, metrics
@@ -28,6 +28,7 @@ class InvocationMiddleware:
         cold, self._cold = self._cold, False
         request_id = begin_invocation(scope.get("aws.context"), scope.get("aws.event"), cold)
         if cold:
+            coldstart_gc.resume()  # init is over: freeze what it imported, collect again
             metrics.add_metric(name="ColdStart", unit="Count", value=1)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.clients.sqs import get_sqs
+from shared.clients import sqs
 from shared.knowledge.jobs import IngestJob, RemoveFileJob
 from shared.observability import logger, metrics
 from shared.settings import get_settings
@@ -17,8 +17,6 @@ from shared.settings import get_settings
 
 async def enqueue(job: IngestJob | RemoveFileJob) -> bool:
     """Send ``job``; True once SQS accepted it (a failure is logged, not raised)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     queue_url = get_settings().knowledge_queue_url
     if not queue_url:
         logger.error(
@@ -29,13 +27,9 @@ async def enqueue(job: IngestJob | RemoveFileJob) -> bool:
         return False
     try:
         await asyncio.to_thread(
-            get_sqs().send_message,
-            QueueUrl=queue_url,
-            MessageBody=job.model_dump_json(),
-            MessageGroupId=str(job.document_id),
-            MessageDeduplicationId=job.deduplication_id,
+            sqs.send_message, queue_url, job.model_dump_json(), str(job.document_id), job.deduplication_id
         )
-    except (BotoCoreError, ClientError) as exc:
+    except sqs.SqsError as exc:
         logger.warning(
             "enqueue failed",
             extra={"job": job.type, "document_id": str(job.document_id), "error": type(exc).__name__},

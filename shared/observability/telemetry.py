@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.logging.types import PowertoolsLogRecord
 from aws_lambda_powertools.metrics.metrics import Metrics
 
+from shared import coldstart_gc
 from shared.observability.pii import mask
 
 _SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "conversion-agents")
@@ -93,7 +94,12 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 
 def publish_metrics(handler: H) -> H:
-    """Flush the invocation's EMF metrics when there are any (Powertools' ``log_metrics`` warns when there are none)."""
+    """Flush the invocation's EMF metrics when there are any (Powertools' ``log_metrics`` warns when there are none).
+
+    Wrapping the handler is a worker's or cron's last step of init: the garbage collector resumes
+    (``shared.coldstart_gc``), before a SnapStart snapshot.
+    """
+    coldstart_gc.resume()
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

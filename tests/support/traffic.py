@@ -1,5 +1,5 @@
-"""Record what a request sends over the network: Postgres statements, Redis commands, AWS and HTTP calls,
-and which of those calls left while a database transaction was open.
+"""Record what a request sends over the network: Postgres statements, Redis commands, AWS (boto3 or signed)
+and HTTP calls, and which of those calls left while a database transaction was open.
 
 Each ``execute`` of a psycopg cursor is one round trip. Whether a transaction is open is read from
 the connection's last ReadyForQuery status (client-side, no query), so recording changes nothing. A
@@ -22,6 +22,8 @@ import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 from upstash_redis.http import AsyncHttpClient
+
+from shared import sigv4
 
 _OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR, TransactionStatus.ACTIVE)
 
@@ -60,6 +62,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
     traffic = Traffic()
     db_execute, redis_execute = psycopg.AsyncCursor.execute, AsyncHttpClient.execute
     aws_call, http_send = botocore.client.BaseClient._make_api_call, httpx.AsyncClient.send
+    signed_call = sigv4.post_json
 
     async def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         traffic._connections.add(self.connection)
@@ -82,6 +85,11 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
         traffic._network(f"aws {operation}")
         return aws_call(self, operation, params)
 
+    def counted_signed(url: str, api: sigv4.JsonApi, operation: str, *args: Any) -> Any:
+        # A SigV4-signed call without boto3 (shared.sigv4: SSM, SQS SendMessage), named as botocore names it.
+        traffic._network(f"aws {operation}")
+        return signed_call(url, api, operation, *args)
+
     async def counted_http(self: Any, request: httpx.Request, *args: Any, **kwargs: Any) -> Any:
         traffic._network(f"http {request.method} {request.url.host}")
         return await http_send(self, request, *args, **kwargs)
@@ -89,5 +97,6 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
     monkeypatch.setattr(psycopg.AsyncCursor, "execute", counted_execute)
     monkeypatch.setattr(AsyncHttpClient, "execute", counted_redis)
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted_aws)
+    monkeypatch.setattr(sigv4, "post_json", counted_signed)
     monkeypatch.setattr(httpx.AsyncClient, "send", counted_http)
     yield traffic

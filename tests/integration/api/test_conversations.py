@@ -216,18 +216,16 @@ def test_a_failed_enqueue_still_answers_202_and_the_cron_requeues(
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from botocore.exceptions import ClientError
-
-    from shared.clients.sqs import get_sqs
+    from shared.clients import sqs
     from shared.conversations.requeue import requeue_stalled
 
     # given a conversation, and SQS refusing every send
     conversation = start()
 
-    def refuse(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage")
+    def refuse(*_: Any) -> None:
+        raise sqs.SqsError("SQS SendMessage: 503 ServiceUnavailable")
 
-    monkeypatch.setattr(get_sqs(), "send_message", refuse)
+    monkeypatch.setattr(sqs, "send_message", refuse)
     # when a message is posted
     response = invoke(
         api, "POST", f"/conversations/{conversation['id']}/messages", token=org["editor"].token, body={"content": "Oi"}

@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from shared import parameter_store as ssm
+from shared import sigv4
 
 AT = datetime.datetime(2026, 11, 30, 10, 0, 0, tzinfo=datetime.UTC)
 
@@ -21,10 +22,10 @@ AT = datetime.datetime(2026, 11, 30, 10, 0, 0, tzinfo=datetime.UTC)
 def test_the_signature_is_botocores(token: str | None, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # given a GetParameters body and the role's credentials
     body = b'{"Names": ["/conversion-agents/prod/database-url"], "WithDecryption": true}'
-    headers = {"Content-Type": ssm.CONTENT_TYPE, "X-Amz-Target": ssm.TARGET}
+    headers = {"Content-Type": ssm.SSM.content_type, "X-Amz-Target": "AmazonSSM.GetParameters"}
     credentials = ssm.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     # when both sign it at the same instant
-    ours = ssm.sign(url, headers, body, credentials, AT, "sa-east-1")
+    ours = sigv4.sign(url, headers, body, credentials, AT, "sa-east-1", "ssm")
     theirs = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: AT.replace(tzinfo=None))
     SigV4Auth(BotoCredentials("AKIDEXAMPLE", credentials.secret_key, token), "ssm", "sa-east-1").add_auth(theirs)
