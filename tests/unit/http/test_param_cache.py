@@ -1,4 +1,4 @@
-"""shared.http.param_cache: FastAPI's sequence check answered from memory, with FastAPI's own answers."""
+"""shared.http.param_cache: FastAPI's per-parameter checks answered from memory, with FastAPI's own answers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import uuid
 from typing import Annotated
 
 import fastapi.dependencies.utils as fastapi_utils
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Header, Query
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import Json
 
 from shared.http import create_app, param_cache
 
@@ -56,3 +58,71 @@ def test_a_repeated_query_parameter_still_arrives_as_a_list() -> None:
     # then each call read every value of the list and the scalar as one value
     assert first == {"tag": ["a", "b"], "limit": 2}
     assert second == {"tag": ["c"], "limit": 5}
+
+
+def test_fastapi_still_has_every_per_field_helper_the_cache_answers_for() -> None:
+    # given this FastAPI's dependency utilities
+    # when the caches are installed
+    installed = param_cache.install()
+    # then every private helper they replace exists (a FastAPI that renamed one fails here, not in production)
+    assert installed
+    assert set(param_cache._ORIGINALS) == set(param_cache._PER_FIELD)
+    for name in param_cache._PER_FIELD:
+        assert getattr(fastapi_utils, name) is param_cache._REMEMBERED[name]
+
+
+def test_the_remembered_per_field_answers_are_fastapis_own() -> None:
+    # given a route with path, query, list, header and Json parameters
+    assert param_cache.install()
+    app = FastAPI()
+
+    @app.get("/things/{thing_id}")
+    async def things(
+        thing_id: uuid.UUID,
+        tag: Annotated[list[str], Query()],
+        x_trace: Annotated[str | None, Header()] = None,
+        limit: Annotated[int, Query(alias="max", ge=1)] = 5,
+        filt: Annotated[Json[list[int]] | None, Query()] = None,
+        raw: Annotated[Json[list[int]], Query()] = "[]",  # type: ignore[assignment]
+    ) -> dict[str, object]:
+        return {}
+
+    route = next(r for r in app.routes if isinstance(r, APIRoute))
+    fields = [*route.dependant.path_params, *route.dependant.query_params, *route.dependant.header_params]
+    # when each helper is asked about every field, twice, with and without underscore conversion
+    # then the remembered answers are exactly what FastAPI's own helpers answer
+    for _ in range(2):
+        for field in fields:
+            for name in ("_get_param_model", "_is_json_field"):
+                assert param_cache._REMEMBERED[name](field) == param_cache._ORIGINALS[name](field)
+            aliases = param_cache._REMEMBERED["_get_param_aliases"]
+            original = param_cache._ORIGINALS["_get_param_aliases"]
+            assert aliases(field) == original(field)
+            assert aliases(field, convert_underscores=True) == original(field, convert_underscores=True)
+    header = next(f for f in fields if f.name == "x_trace")
+    assert param_cache._REMEMBERED["_get_param_aliases"](header, convert_underscores=True)[0][1] == "x-trace"
+
+
+def test_aliases_headers_and_json_parameters_still_arrive_after_caching() -> None:
+    # given a route with an aliased query parameter, a header and a Json query parameter
+    assert param_cache.install()
+    app = FastAPI()
+
+    @app.get("/search")
+    async def search(
+        filt: Annotated[Json[list[int]], Query()],
+        limit: Annotated[int, Query(alias="max")] = 5,
+        x_trace: Annotated[str | None, Header()] = None,
+    ) -> dict[str, object]:
+        return {"limit": limit, "trace": x_trace, "filt": filt}
+
+    client = TestClient(app)
+    # when it is called twice with different values, and once with a bad one
+    first = client.get("/search?max=2&filt=[1,2]", headers={"x-trace": "t1"}).json()
+    second = client.get("/search?filt=[]").json()
+    bad = client.get("/search?max=zero&filt=[]")
+    # then every value arrived under its alias, defaults applied, and the bad one names its alias
+    assert first == {"limit": 2, "trace": "t1", "filt": [1, 2]}
+    assert second == {"limit": 5, "trace": None, "filt": []}
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["query", "max"]
