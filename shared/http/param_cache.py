@@ -5,8 +5,9 @@ that never change after the route is built: is the annotation a sequence (``getl
 ``get``), is the parameter a model of parameters, is it a ``Json`` field, under which names may
 it arrive. On a warm read these are a large share of the request's Python calls. The answers are
 kept per annotation or per field object (held, so its id is never reused), and FastAPI's own
-functions compute each one the first time. Bounded: dependency overrides (tests) build new fields
-per request, so the memory is dropped when it fills.
+functions compute each one the first time. A sub-dependency's cache key is kept per dependant the
+same way. Bounded: dependency overrides (tests) build new fields per request, so the memory is
+dropped when it fills.
 """
 
 from __future__ import annotations
@@ -58,12 +59,30 @@ def _per_field(name: str) -> Callable[..., Any]:
 
 _REMEMBERED = {name: _per_field(name) for name in _ORIGINALS}
 
+# A sub-dependency's cache key (its call, OAuth scopes and scope) depends on the dependant alone, which
+# FastAPI builds with the route; the ``uses_scopes_cache`` it is given is only a per-request memo of the same.
+_ORIGINAL_CACHE_KEY: Callable[..., Any] | None = getattr(_utils, "_get_cache_key", None)
+_CACHE_KEYS: dict[int, tuple[object, Any]] = {}
+
+
+def _cache_key(*, dependant: object, uses_scopes_cache: Any = None) -> Any:
+    known = _CACHE_KEYS.get(id(dependant))
+    if known is None or known[0] is not dependant:
+        assert _ORIGINAL_CACHE_KEY is not None
+        if len(_CACHE_KEYS) >= _MAX_ANSWERS:
+            _CACHE_KEYS.clear()
+        answer = _ORIGINAL_CACHE_KEY(dependant=dependant, uses_scopes_cache=uses_scopes_cache)
+        known = _CACHE_KEYS[id(dependant)] = (dependant, answer)
+    return known[1]
+
 
 def install() -> bool:
     """Answer FastAPI's checks from memory from now on; False when this FastAPI lacks any of them."""
     for name, remembered in _REMEMBERED.items():
         setattr(_utils, name, remembered)
+    if _ORIGINAL_CACHE_KEY is not None:
+        setattr(_utils, "_get_cache_key", _cache_key)  # noqa: B010 -- a private name of FastAPI's
     if _ORIGINAL is None:
         return False
     setattr(_utils, "field_annotation_is_sequence", _is_sequence)  # noqa: B010 -- a private name of FastAPI's
-    return len(_REMEMBERED) == len(_PER_FIELD)
+    return len(_REMEMBERED) == len(_PER_FIELD) and _ORIGINAL_CACHE_KEY is not None

@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated
 
 import fastapi.dependencies.utils as fastapi_utils
-from fastapi import FastAPI, Header, Query
+from fastapi import Depends, FastAPI, Header, Query, Security
 from fastapi.routing import APIRoute
+from fastapi.security import SecurityScopes
 from fastapi.testclient import TestClient
 from pydantic import Json
 
@@ -126,3 +127,52 @@ def test_aliases_headers_and_json_parameters_still_arrive_after_caching() -> Non
     assert second == {"limit": 5, "trace": None, "filt": []}
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["query", "max"]
+
+
+_CALLS: list[str] = []
+
+
+async def _shared() -> int:
+    _CALLS.append("shared")
+    return len(_CALLS)
+
+
+async def _left(value: Annotated[int, Depends(_shared)]) -> int:
+    return value
+
+
+async def _right(value: Annotated[int, Depends(_shared)]) -> int:
+    return value
+
+
+async def _scoped(scopes: SecurityScopes) -> str:
+    _CALLS.append(scopes.scope_str)
+    return scopes.scope_str
+
+
+def test_a_shared_dependency_still_runs_once_per_request_and_scopes_still_tell_keys_apart() -> None:
+    # given a dependency two others share, and a security dependency asked with two different scopes
+    assert param_cache.install()
+    assert fastapi_utils._get_cache_key is param_cache._cache_key
+    calls = _CALLS
+    calls.clear()
+    app = FastAPI()
+
+    @app.get("/deps")
+    async def deps(
+        a: Annotated[int, Depends(_left)],
+        b: Annotated[int, Depends(_right)],
+        read: Annotated[str, Security(_scoped, scopes=["read"])],
+        write: Annotated[str, Security(_scoped, scopes=["write"])],
+    ) -> dict[str, object]:
+        return {"a": a, "b": b, "read": read, "write": write}
+
+    client = TestClient(app)
+    # when it is asked twice
+    first = client.get("/deps").json()
+    calls_in_first = list(calls)
+    calls.clear()
+    second = client.get("/deps").json()
+    # then each request ran the shared dependency once, and the scoped one once per distinct scope set
+    assert calls_in_first == calls == ["shared", "read", "write"]
+    assert first == second == {"a": 1, "b": 1, "read": "read", "write": "write"}
