@@ -8,6 +8,7 @@ is the explicit, RLS-bypassing path for workers and crons.
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, LiteralString, cast
@@ -15,6 +16,7 @@ from typing import Any, LiteralString, cast
 import psycopg
 from psycopg import pq
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 
 from shared.db.connection import discard_connection, get_connection
 from shared.db.errors import translate
@@ -37,6 +39,24 @@ _OPENINGS_SIZE = 256
 _CLAIMS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
 _BINDER: tuple[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] | None = None
 
+
+# ``json`` and ``jsonb`` values arrive as Postgres' UTF-8 text of one JSON document, with no surrounding
+# whitespace: the C scanner ``json.loads`` ends in reads them directly, without ``json.loads``' encoding
+# detection and regular expressions (a list of rows carries many such values). Anything else, or anything
+# the scanner does not read to its end, goes to ``json.loads``, which returns or raises as it always did.
+_SCAN_JSON = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))  # typeshed types its argument oddly
+
+
+def _json_loads(data: bytes | bytearray | memoryview | str) -> Any:
+    text = data if isinstance(data, str) else bytes(data).decode()
+    try:
+        value, end = _SCAN_JSON(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+set_json_loads(_json_loads)
 
 Params = Mapping[str, Any] | tuple[Any, ...]
 Statement = tuple[LiteralString, Params]

@@ -1,9 +1,11 @@
-"""shared.db.session: the claims' JSON, remembered per claims object, is always the claims' own JSON."""
+"""shared.db.session: claims JSON remembered per claims object, and JSON values read back, exactly as json would."""
 
 from __future__ import annotations
 
 import json
 import uuid
+
+import pytest
 
 from shared.db import session
 
@@ -34,3 +36,30 @@ def test_other_claims_never_get_anothers_json() -> None:
     # and a fresh, equal object gets the same text as its twin
     twin = dict(every[-1])
     assert session._claims_json(twin) == texts[-1]
+
+
+def test_json_values_read_back_exactly_as_json_loads_reads_them() -> None:
+    # given JSON documents as Postgres sends them (UTF-8 bytes, a memoryview, no surrounding whitespace)
+    documents = [
+        {},
+        [],
+        {"model": "fast", "persona": "zoë", "n": 3, "f": 1.5, "none": None, "nested": {"list": [1, "two", True]}},
+        "a string",
+        42,
+        None,
+    ]
+    # when each is read by the loader psycopg now uses
+    # then it is exactly what json.loads reads
+    for document in documents:
+        raw = json.dumps(document, ensure_ascii=False).encode()
+        assert session._json_loads(memoryview(raw)) == json.loads(raw)
+        assert session._json_loads(raw) == json.loads(raw)
+
+
+def test_malformed_or_padded_json_is_left_to_json_loads() -> None:
+    # given text with surrounding whitespace, trailing content, or no JSON at all
+    # then whitespace is read as json.loads reads it, and the rest raises as json.loads raises
+    assert session._json_loads(b' {"a": 1} ') == {"a": 1}
+    for bad in (b"", b'{"a": 1} x', b"{", b"nope"):
+        with pytest.raises(json.JSONDecodeError):
+            session._json_loads(bad)
