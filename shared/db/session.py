@@ -189,7 +189,7 @@ def _claims_json(claims: Mapping[str, Any]) -> str:
         return known[1]
     text = json.dumps(claims, separators=(",", ":"))
     if len(_CLAIMS_JSON) >= _OPENINGS_SIZE:
-        _CLAIMS_JSON.pop(next(iter(_CLAIMS_JSON)))
+        _CLAIMS_JSON.pop(next(iter(_CLAIMS_JSON)), None)  # None: another thread may have dropped it first
     _CLAIMS_JSON[id(claims)] = (claims, text)
     return text
 
