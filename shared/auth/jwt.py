@@ -147,12 +147,25 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     )
 
 
+_current: tuple[Settings, TokenVerifier] | None = None  # the verifier and the settings it was built from
+
+
 def get_verifier() -> TokenVerifier:
     """The container's verifier, rebuilt (with an empty verified-token cache) when settings reload.
 
-    Settings reload after the secrets' max age, so a rotated JWT secret is used within it.
+    Settings reload after the secrets' max age, so a rotated JWT secret is used within it. The
+    verifier is kept with the settings object it was built from and reused while ``get_settings``
+    returns that same object: hashing the settings (``lru_cache``'s key) costs more than a cached
+    token's whole verification.
     """
-    return _verifier_for(get_settings())
+    global _current
+    settings = get_settings()
+    current = _current
+    if current is not None and current[0] is settings:
+        return current[1]
+    verifier = _verifier_for(settings)
+    _current = (settings, verifier)
+    return verifier
 
 
 @lru_cache(maxsize=1)
@@ -169,4 +182,6 @@ def _verifier_for(settings: Settings) -> TokenVerifier:
 
 def clear_verifier() -> None:
     """Forget the container's verifier (tests, after changing settings)."""
+    global _current
+    _current = None
     _verifier_for.cache_clear()

@@ -8,13 +8,15 @@ is the explicit, RLS-bypassing path for workers and crons.
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 
 import psycopg
 from psycopg import pq
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 
 from shared.db.connection import discard_connection, get_connection
 from shared.db.errors import translate
@@ -33,7 +35,28 @@ _SERVICE_CLAIMS = json.dumps({"role": "service_role"})
 # few callers again and again, so a read binds only its own statement. Bounded; oldest dropped first.
 _OPENINGS: dict[tuple[str, str, str, str | None], str] = {}
 _OPENINGS_SIZE = 256
+# The JSON text of claims objects already seen, by their id (see ``_claims_json``); bounded like the openings.
+_CLAIMS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
+_BINDER: tuple[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] | None = None
 
+
+# ``json`` and ``jsonb`` values arrive as Postgres' UTF-8 text of one JSON document, with no surrounding
+# whitespace: the C scanner ``json.loads`` ends in reads them directly, without ``json.loads``' encoding
+# detection and regular expressions (a list of rows carries many such values). Anything else, or anything
+# the scanner does not read to its end, goes to ``json.loads``, which returns or raises as it always did.
+_SCAN_JSON = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))  # typeshed types its argument oddly
+
+
+def _json_loads(data: bytes | bytearray | memoryview | str) -> Any:
+    text = data if isinstance(data, str) else bytes(data).decode()
+    try:
+        value, end = _SCAN_JSON(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+set_json_loads(_json_loads)
 
 Params = Mapping[str, Any] | tuple[Any, ...]
 Statement = tuple[LiteralString, Params]
@@ -155,14 +178,27 @@ async def service_read(sql: LiteralString, params: Params = ()) -> list[Row]:
 
 
 def _claims_json(claims: Mapping[str, Any]) -> str:
-    return json.dumps(claims, separators=(",", ":"))
+    """The claims as JSON; remembered per claims object, which a warm container's verifier hands out again.
+
+    Verified claims are never changed after verification (``shared.auth.jwt`` keeps them with the
+    principal it caches), so the same object always dumps to the same text. The object is held, so
+    its id is never reused while remembered.
+    """
+    known = _CLAIMS_JSON.get(id(claims))
+    if known is not None and known[0] is claims:
+        return known[1]
+    text = json.dumps(claims, separators=(",", ":"))
+    if len(_CLAIMS_JSON) >= _OPENINGS_SIZE:
+        _CLAIMS_JSON.pop(next(iter(_CLAIMS_JSON)), None)  # None: another thread may have dropped it first
+    _CLAIMS_JSON[id(claims)] = (claims, text)
+    return text
 
 
 async def _one_trip(role: str, claims_json: str, statements: list[Statement], work_mem: str | None = None) -> list[Row]:
     """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding."""
     for attempt in range(2):
         conn = await get_connection()
-        cursor = psycopg.AsyncClientCursor(conn)
+        cursor = _binder(conn)
         script = "; ".join(
             [
                 _opening(cursor, role, claims_json, work_mem),
@@ -171,12 +207,16 @@ async def _one_trip(role: str, claims_json: str, statements: list[Statement], wo
             ]
         )
         try:
-            async with conn.cursor(row_factory=dict_row) as cur:
+            async with conn.cursor() as cur:  # tuple rows while stepping past results nobody reads
                 await cur.execute(script.encode())
                 for _ in range(1 + len(statements)):
                     cur.nextset()  # past BEGIN, set_config and all but the last statement
                 result = cur.pgresult  # its status, not ``description``, which builds every column's object
-                return await cur.fetchall() if result is not None and result.status == pq.ExecStatus.TUPLES_OK else []
+                if result is None or result.status != pq.ExecStatus.TUPLES_OK:
+                    return []
+                rows = cast("psycopg.AsyncCursor[Row]", cur)
+                rows.row_factory = dict_row  # dicts for the last result only
+                return await rows.fetchall()
         except psycopg.OperationalError as exc:
             # A connection the server dropped while idle (timeout, failover) never ran the script: retried once
             # on a new one. Only a commit whose answer was lost could run twice; an Idempotency-Key makes that
@@ -188,6 +228,18 @@ async def _one_trip(role: str, claims_json: str, statements: list[Statement], wo
             await _rollback(conn)
             raise translate(exc) from exc
     raise AppError("unreachable")  # pragma: no cover
+
+
+def _binder(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncClientCursor[Any]:
+    """A client cursor on ``conn`` for ``mogrify`` only (never executed), kept while ``conn`` is the connection.
+
+    ``mogrify`` is synchronous and starts from a fresh transformer each call, so one cursor serves every request.
+    """
+    global _BINDER
+    binder = _BINDER
+    if binder is None or binder[0] is not conn:
+        binder = _BINDER = (conn, psycopg.AsyncClientCursor(conn))
+    return binder[1]
 
 
 def _opening(cursor: psycopg.AsyncClientCursor[Any], role: str, claims_json: str, work_mem: str | None) -> str:

@@ -12,10 +12,11 @@ _PER_REQUEST_KEYS = ["request_id", "correlation_id", "function_name", "organizat
 
 def begin_invocation(aws_context: Any, aws_event: dict[str, Any] | None, cold_start: bool) -> str:
     """Reset the log keys for a new invocation and return its correlation id."""
-    logger.remove_keys(_PER_REQUEST_KEYS)
+    formatter = logger.registered_formatter  # looked up once: each lookup walks the logging tree
+    formatter.remove_keys(_PER_REQUEST_KEYS)
     request_context = (aws_event or {}).get("requestContext") or {}
     correlation_id = str(request_context.get("requestId") or getattr(aws_context, "aws_request_id", "") or "")
-    logger.append_keys(
+    formatter.append_keys(
         request_id=getattr(aws_context, "aws_request_id", None),
         correlation_id=correlation_id or None,
         function_name=getattr(aws_context, "function_name", None),

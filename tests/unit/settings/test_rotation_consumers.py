@@ -58,6 +58,20 @@ def test_the_verifier_is_kept_while_settings_do_not_change(env: pytest.MonkeyPat
     assert get_verifier() is get_verifier()
 
 
+def test_a_reload_with_unchanged_values_keeps_the_verifier_and_its_verified_tokens(env: pytest.MonkeyPatch) -> None:
+    # given a verifier that has verified a token
+    before = get_verifier()
+    before.verify(_token(OLD_SECRET))
+    settings_before = get_settings()
+    # when settings reload (a new object) with the same values
+    get_settings.cache_clear()
+    assert get_settings() is not settings_before
+    after = get_verifier()
+    # then the same verifier serves, and again for every later read of the reloaded settings
+    assert after is before
+    assert get_verifier() is after
+
+
 def test_the_upstash_client_is_rebuilt_with_a_rotated_token(env: pytest.MonkeyPatch) -> None:
     async def scenario() -> tuple[object, object, object]:
         # given this container's client, built with the old token
