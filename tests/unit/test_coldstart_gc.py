@@ -38,10 +38,12 @@ def test_in_lambda_init_runs_without_collections_and_resume_freezes_it(
     # then they are in the permanent generation, and the collector runs again
     assert gc.isenabled()
     assert gc.get_freeze_count() >= frozen_before + len(built)
-    # and a second resume (every later request) changes nothing
+    # and a second resume (every later request) freezes nothing more (objects frozen before may still be freed)
+    later = [{"n": i} for i in range(1000)]
     frozen = gc.get_freeze_count()
     coldstart_gc.resume()
-    assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() <= frozen
+    assert later
 
 
 def test_outside_lambda_the_collector_is_left_alone(collector: None, monkeypatch: pytest.MonkeyPatch) -> None:
