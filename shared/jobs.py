@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.clients import sqs
-from shared.clients.sqs import get_sqs
 from shared.db import service_call
 from shared.errors import AppError
 from shared.observability import logger, metrics
@@ -153,7 +152,7 @@ async def enqueue_many(items: Sequence[Queued]) -> list[Queued]:
             for index, item in enumerate(chunk)
         ]
         try:
-            answer = get_sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
+            answer = sqs.get_sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)
         except (BotoCoreError, ClientError) as exc:
             logger.warning("batch enqueue failed", extra={"jobs": len(chunk), "error": type(exc).__name__})
             return []
@@ -201,7 +200,9 @@ def retry_after(receipt_handle: str, seconds: int) -> None:
     if not queue_url:
         return
     try:
-        get_sqs().change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
+        sqs.get_sqs().change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
     except (BotoCoreError, ClientError) as exc:
         # Then the queue's own visibility timeout spaces the retry: later, never lost.
         logger.warning("could not set the job's backoff", extra={"error": type(exc).__name__})

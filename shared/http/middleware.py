@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import coldstart_gc, json_body
 from shared.errors import AppError, PayloadTooLarge
 from shared.http.problems import from_app_error, internal_error
-from shared.observability import get_tracer, logger, metrics
+from shared.observability import logger, metrics
 from shared.observability.context import begin_invocation
 from shared.observability.tracing import request_subsegment
 
@@ -41,12 +41,9 @@ class InvocationMiddleware:
             await send(message)
 
         try:
-            if get_tracer() is None:  # tracing off: no subsegment to open, so no context manager per request
+            # Annotations (the organization, say) need a subsegment: Lambda's own segment is read-only.
+            async with request_subsegment("## request", cold):
                 await self.app(scope, receive, send_with_id)
-            else:
-                # Annotations (the organization, say) need a subsegment: Lambda's own segment is read-only.
-                async with request_subsegment("## request", cold):
-                    await self.app(scope, receive, send_with_id)
         except Exception:
             logger.exception("unhandled error")
             if not status["sent"]:

@@ -35,13 +35,20 @@ def traced_handler(handler: H) -> H:
     return cast(H, tracer.capture_lambda_handler(handler, capture_response=_CAPTURE_RESPONSE))
 
 
-@contextlib.asynccontextmanager
-async def request_subsegment(name: str, cold_start: bool) -> AsyncIterator[None]:
-    """One subsegment around an HTTP request, annotated as ``capture_lambda_handler`` would."""
+# What a request is wrapped in when tracing is off: one shared no-op context, no generator per request.
+_NO_SUBSEGMENT: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+
+
+def request_subsegment(name: str, cold_start: bool) -> contextlib.AbstractAsyncContextManager[None]:
+    """One subsegment around an HTTP request, annotated as ``capture_lambda_handler`` would; a no-op untraced."""
     tracer = get_tracer()
     if tracer is None:
-        yield
-        return
+        return _NO_SUBSEGMENT
+    return _subsegment(tracer, name, cold_start)
+
+
+@contextlib.asynccontextmanager
+async def _subsegment(tracer: Any, name: str, cold_start: bool) -> AsyncIterator[None]:
     provider: Any = tracer.provider
     async with provider.in_subsegment_async(name=name) as subsegment:
         subsegment.put_annotation(key="ColdStart", value=cold_start)
