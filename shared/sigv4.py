@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.tls import https_context
+
 TIMEOUT_SECONDS = 3
 ATTEMPTS = 2  # one retry on a throttle, a 5xx or a dropped connection
 
@@ -160,8 +162,11 @@ def _post(parts: urllib.parse.SplitResult, headers: Mapping[str, str], body: byt
     key = f"{parts.scheme}://{parts.netloc}"
     connection = pool.get(key)
     if connection is None:
-        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        connection = pool[key] = kind(parts.netloc, timeout=TIMEOUT_SECONDS)
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(parts.netloc, timeout=TIMEOUT_SECONDS, context=https_context())
+        else:
+            connection = http.client.HTTPConnection(parts.netloc, timeout=TIMEOUT_SECONDS)
+        pool[key] = connection
     connection.request("POST", parts.path or "/", body=body, headers=dict(headers))
     response = connection.getresponse()
     data = response.read()

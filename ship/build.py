@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from ship.cacerts import write_hashed_dir
 from ship.layers import ARCHITECTURES, COMMON_PRUNE, LAYERS, PLATFORM_TAGS, Layer, requirements_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,7 +141,8 @@ def pip_install(requirements: str, target: Path, platform_args: list[str]) -> No
 
 
 def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
-    """pip-install the layer's locked wheels for python3.12/``arch`` into ``out/python``, prune, compile.
+    """pip-install the layer's locked wheels for python3.12/``arch`` into ``out/python``, prune, compile;
+    certifi's CAs hashed into ``out/<ca_dir>`` when the layer has one.
 
     The installed wheels are kept while the layer's requirements and prune list are unchanged
     (``out/.stamp``); the repo folders it copies (``shared/``) are always copied and compiled afresh.
@@ -167,6 +169,10 @@ def install_layer(layer: Layer, arch: str, python312: Path, out: Path) -> None:
         shutil.rmtree(target / rel, ignore_errors=True)
         shutil.copytree(REPO / rel, target / rel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         compile_tree(python312, target / rel, f"/opt/python/{rel}", (".",))
+    if layer.ca_dir is not None:
+        shutil.rmtree(out / layer.ca_dir, ignore_errors=True)
+        written = write_hashed_dir((target / "certifi" / "cacert.pem").read_bytes(), out / layer.ca_dir)
+        print(f"  {len(written)} CA certificates hashed into {layer.ca_dir}/", file=sys.stderr)
 
 
 def zip_dir(root: Path, dest: Path) -> None:

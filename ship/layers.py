@@ -9,7 +9,7 @@ lists both; the others list ``http`` alone. boto3/botocore are in neither: the r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +36,9 @@ class Layer:
     keep_source: tuple[str, ...] = ()
     # Packages installed by an earlier layer that this one relies on (left out here).
     base: str | None = None
+    # A folder at the layer's root (``/opt/<name>``) with certifi's CAs hashed for OpenSSL (``ship.cacerts``);
+    # written on every build, so it stays out of the installed wheels' stamp (``repr``).
+    ca_dir: str | None = field(default=None, repr=False)
 
     def lock(self, arch: str) -> Path:
         return REQUIREMENTS / f"layer-{self.name}-{arch}.txt"
@@ -75,6 +78,8 @@ HTTP = Layer(
     # Our code keeps its source (tracebacks with lines); anyio's lazy importer parses its own
     # __init__.py source at import time (anyio/_lazyimport.py), so those two files keep theirs.
     keep_source=("shared", "anyio/__init__.py", "anyio/abc/__init__.py"),
+    # httpx and http.client trust it in Lambda (shared/tls.py): no PEM bundle parsed per cold start.
+    ca_dir="ca-certificates",
 )
 LLM = Layer(
     name="llm",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from shared.clients.per_loop import PerLoop
 from shared.observability.telemetry import trace_calls
+from shared.tls import trust_layer_cas
 
 if TYPE_CHECKING:
     import httpx
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 async def _build() -> httpx.AsyncClient:
     trace_calls("httpx")  # before the client is built: X-Ray swaps in an instrumented class
+    trust_layer_cas()
     import httpx
 
     return httpx.AsyncClient(

@@ -12,6 +12,7 @@ from shared.clients.per_loop import PerLoop
 from shared.errors import ConfigurationError
 from shared.observability.telemetry import trace_calls
 from shared.settings import get_settings
+from shared.tls import trust_layer_cas
 
 # Secrets this module reads (shared/settings.py: require_used_secrets, and the serverless.yml test).
 SECRETS_USED = ("upstash_redis_rest_token",)
@@ -31,6 +32,7 @@ class _Client:
 
 async def _build() -> _Client:
     trace_calls("httpx")  # upstash-redis calls Upstash through httpx: instrument it before the import
+    trust_layer_cas()  # its httpx.AsyncClient takes no TLS setting but SSL_CERT_DIR
     from upstash_redis.asyncio import Redis
 
     settings = get_settings()
