@@ -4,10 +4,13 @@ Importing a function's code (FastAPI, pydantic models, the X-Ray SDK, ``shared``
 hundred thousand objects that live as long as the container, and almost no garbage. The
 collector, run every 700 allocations, walks them over and over, and once the heap has grown
 enough a full collection walks all of it: tens of milliseconds of init that free nothing. So
-``shared`` pauses it when first imported in Lambda, and ``resume`` (at the first request, or
-when a worker's handler is wrapped) moves everything imported so far into the permanent
-generation (``gc.freeze``) and turns the collector back on: later collections skip those
-objects too. Outside Lambda (tests, the local runtime) nothing changes.
+``shared`` pauses it when first imported in Lambda, and ``resume`` (once an HTTP function's first
+request is answered, since that request builds the container's clients and imports their
+libraries; or when a worker's handler is wrapped) moves everything allocated so far into the
+permanent generation (``gc.freeze``) and turns the collector back on: later collections skip
+those objects too. The price: a reference cycle the first request dropped is frozen with the
+rest and never freed (bounded: one request's). Outside Lambda (tests, the local runtime)
+nothing changes.
 """
 
 from __future__ import annotations

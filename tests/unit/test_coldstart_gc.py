@@ -6,8 +6,11 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from shared import coldstart_gc
+from shared.http.middleware import InvocationMiddleware
+from tests.support.aio import run
 
 
 @pytest.fixture
@@ -56,3 +59,33 @@ def test_outside_lambda_the_collector_is_left_alone(collector: None, monkeypatch
     # then collection was never off and nothing was frozen
     assert paused_enabled
     assert gc.get_freeze_count() == 0
+
+
+def test_an_http_functions_first_request_runs_paused_and_resumes_the_collector_when_answered(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a Lambda container whose init paused the collector, and an app behind the invocation middleware
+    _lambda(monkeypatch)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    coldstart_gc.pause()
+    enabled_during: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        enabled_during.append(gc.isenabled())  # where the first request imports its clients' libraries
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        pass
+
+    middleware = InvocationMiddleware(app)
+    # when it answers its first request, then a second
+    for _ in range(2):
+        run(middleware({"type": "http", "method": "GET", "path": "/"}, receive, send))
+    # then the first ran with the collector still paused, and it was back on (init frozen) for the second
+    assert enabled_during == [False, True]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0
