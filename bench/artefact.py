@@ -61,10 +61,14 @@ def _measure(runs: list[dict[str, Any]], name: str) -> dict[str, float]:
         if "restore_ms" in run and run["hooks"][1] == 0:
             raise SystemExit(f"{name}: the handler registered no after-restore hook")
     init = [r.get("restore_ms", r["init_ms"]) for r in runs]
+    init_cpu = [r.get("restore_cpu_ms", r["init_cpu_ms"]) for r in runs]
     return {
         "init_ms": statistics.median(init),
         "first_ms": statistics.median(r["invocations"][0]["ms"] for r in runs),
         "cold_ms": statistics.median(i + r["invocations"][0]["ms"] for i, r in zip(init, runs, strict=True)),
+        "cold_cpu_ms": statistics.median(
+            i + r["invocations"][0]["cpu_ms"] for i, r in zip(init_cpu, runs, strict=True)
+        ),
         "rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
     }
 
@@ -115,19 +119,22 @@ def _table(starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any
         for label, (function, _) in starts.items()
     ]
     floors = {module: _measure(runs[label], label) for label, (module, _) in FLOORS.items()}
-    base = floors["select_one"]["cold_ms"]
+    base, base_cpu = floors["select_one"]["cold_ms"], floors["select_one"]["cold_cpu_ms"]
     lines = [
         f"python 3.12 ({find_python312()}), artefact of the {arch} locks run as this machine's build; "
         f"median of {cold_runs} fresh processes; cold = init (import) + first invocation "
-        "(for a SnapStart restore: its after-restore hooks + first invocation; the init ran before the snapshot).",
+        "(for a SnapStart restore: its after-restore hooks + first invocation; the init ran before the snapshot); "
+        "CPU = the process's CPU time over the same span (steadier than wall time on a shared machine).",
         "",
-        "| function | layers | unzipped MB | init ms | first invoke ms | cold ms | x psycopg floor | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| function | layers | unzipped MB | init ms | first invoke ms | cold ms | x psycopg floor "
+        "| cold CPU ms | x floor CPU | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, layers, size, stats in rows:
         lines.append(
             f"| {name} | {layers} | {size:.1f} | {stats['init_ms']:.0f} | {stats['first_ms']:.0f} | "
-            f"{stats['cold_ms']:.0f} | {stats['cold_ms'] / base:.2f} | {stats['rss_mb']:.0f} |"
+            f"{stats['cold_ms']:.0f} | {stats['cold_ms'] / base:.2f} | {stats['cold_cpu_ms']:.0f} | "
+            f"{stats['cold_cpu_ms'] / base_cpu:.2f} | {stats['rss_mb']:.0f} |"
         )
     return "\n".join(lines)
 
