@@ -29,8 +29,12 @@ NOT_READS = {"health", "whatsappWebhook"}
 READ_TARGET = 2.0  # authenticated warm read p50 <= 2x the one-SELECT floor
 
 
+def _payload(case: Case, token: str | None) -> dict[str, Any]:
+    return {**asdict(case), "token": token if case.auth else None}
+
+
 def _invoke(case: Case, env: dict[str, str], iterations: int, token: str | None) -> dict[str, Any]:
-    payload = json.dumps({**asdict(case), "token": token if case.auth else None})
+    payload = json.dumps(_payload(case, token))
     out = subprocess.run(
         [sys.executable, "-m", "bench.invoke", payload, str(iterations)],
         cwd=REPO,
@@ -114,6 +118,23 @@ def table(rows: list[tuple[Case, dict[str, Any]]], cold_floor: dict[str, Any], w
     return "\n".join(lines)
 
 
+def instruction_table(rows: list[tuple[Case, dict[str, Any]]], env: dict[str, str], token: str | None) -> str:
+    """Instructions per warm request of the SELECT floor and of every measured function, as a markdown table."""
+    from bench import instructions
+
+    if not instructions.available():
+        return "skipped: valgrind is not installed (apt-get install valgrind)"
+    floor = instructions.per_request(_payload(FLOOR_WARM, None), env, REPO)
+    lines = ["| function | instructions per warm request | x SELECT floor |", "|---|---|---|"]
+    lines.append(f"| {FLOOR_WARM.name} | {floor:,.0f} | 1.00 |")
+    for case, _ in rows:
+        if case in (FLOOR_COLD, FLOOR_WARM):
+            continue
+        count = instructions.per_request(_payload(case, token), env, REPO)
+        lines.append(f"| {case.name} | {count:,.0f} | {count / floor:.2f} |")
+    return "\n".join(lines)
+
+
 class QueueDrain:
     """Consume the local turn queue while functions are measured: moto's FIFO sends slow down as a queue
     grows (real SQS does not), which would charge moto's bookkeeping to postMessage."""
@@ -150,6 +171,11 @@ def main() -> None:
     parser.add_argument("--functions-only", action="store_true", help="skip the worker and webhook benchmarks")
     parser.add_argument("--only", nargs="+", metavar="FUNCTION", help="measure only these HTTP functions")
     parser.add_argument("--reads", action="store_true", help="measure only the authenticated reads (GET)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per warm request under callgrind (needs valgrind; minutes per function)",
+    )
     args = parser.parse_args()
 
     from local_runtime.aws import referenced_environment, start_aws
@@ -192,6 +218,7 @@ def main() -> None:
                     continue
                 rows.append((case, measure(case, env, token, args.cold_runs, args.warm, floor=True)))
         again = measure(FLOOR_WARM, env, None, 1, args.warm)  # the same floor at the end: the run's drift
+        counted = instruction_table(rows, env, token) if args.instructions else None
         aws.stop()
     print("## HTTP functions: cold init and warm latency\n")
     print(table(rows, cold_floor, warm_floor))
@@ -201,6 +228,8 @@ def main() -> None:
         f" measured at the start ({warm_floor['p50_ms']:.2f}) and just before every function; at the end"
         f" {again['p50_ms']:.2f}; p99 {warm_floor['p99_ms']:.2f} at the start, {again['p99_ms']:.2f} at the end)"
     )
+    if counted:
+        print(f"\n## Instructions per warm request (callgrind: this process, the servers not counted)\n\n{counted}")
     if not args.functions_only:
         # Each starts its own services in a fresh process, so the tables do not disturb one another.
         for title, module in (
