@@ -27,7 +27,9 @@ from ship.smoke import Runner
 REPO = Path(__file__).resolve().parents[1]
 WORKER_COLD = "turnWorker cold (init + an ignored record)"
 WORKER_RESTORED = "turnWorker SnapStart restore (after-restore hooks + the record)"
-FLOORS = {"floor: FastAPI+Mangum": ("hello", "GET /hello"), "floor: +psycopg+SELECT": ("select_one", "GET /select")}
+FLOORS_SELECT = "floor: +psycopg+SELECT"
+FLOORS = {"floor: FastAPI+Mangum": ("hello", "GET /hello"), FLOORS_SELECT: ("select_one", "GET /select")}
+FLOOR_EVERY = 6  # the floors are started again after every sixth function of a round
 
 
 def package_floor(python312: Path, module: str) -> artefact.Function:
@@ -111,9 +113,15 @@ def run(scenario: Scenario, cold_runs: int, only: set[str] | None = None) -> str
 
 def _table(starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any]]]], cold_runs: int, arch: str) -> str:
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in starts}
+    floor_labels = list(FLOORS)
     for _ in range(cold_runs):
-        for label, (_, start) in starts.items():
+        for index, (label, (_, start)) in enumerate(starts.items()):
             runs[label].append(start())
+            if label not in FLOORS and index % FLOOR_EVERY == 0:
+                # The floors again, all through the round: three samples at its start moved every ratio by
+                # a tenth from one run to the next on a shared machine; their median over the run does not.
+                for floor in floor_labels:
+                    runs[floor].append(starts[floor][1]())
     rows = [
         (label, ", ".join(function.layers), _size_mb(function, arch), _measure(runs[label], label))
         for label, (function, _) in starts.items()
@@ -122,7 +130,8 @@ def _table(starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any
     base, base_cpu = floors["select_one"]["cold_ms"], floors["select_one"]["cold_cpu_ms"]
     lines = [
         f"python 3.12 ({find_python312()}), artefact of the {arch} locks run as this machine's build; "
-        f"median of {cold_runs} fresh processes; cold = init (import) + first invocation "
+        f"median of {cold_runs} fresh processes (the floors: of every start, {len(runs[FLOORS_SELECT])} of them, "
+        f"repeated after every {FLOOR_EVERY}th function); cold = init (import) + first invocation "
         "(for a SnapStart restore: its after-restore hooks + first invocation; the init ran before the snapshot); "
         "CPU = the process's CPU time over the same span (steadier than wall time on a shared machine).",
         "",
