@@ -15,6 +15,7 @@ import socket
 import statistics
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ WORKER_COLD = "turnWorker cold (init + an ignored record)"
 WORKER_RESTORED = "turnWorker SnapStart restore (after-restore hooks + the record)"
 FLOORS_SELECT = "floor: +psycopg+SELECT"
 FLOORS = {"floor: FastAPI+Mangum": ("hello", "GET /hello"), FLOORS_SELECT: ("select_one", "GET /select")}
+# label -> the function and how to start it (``wrapper=`` runs it under a command, valgrind say)
+Starts = dict[str, tuple[artefact.Function, Callable[..., dict[str, Any]]]]
 FLOOR_EVERY = 6  # the floors are started again after every sixth function of a round
 
 
@@ -79,15 +82,15 @@ def _size_mb(function: artefact.Function, arch: str) -> float:
     return sum(artefact.unzipped_size(p) for p in (function.zip, *function.layer_zips(arch))) / 1e6
 
 
-def run(scenario: Scenario, cold_runs: int, only: set[str] | None = None) -> str:
-    """The markdown table: floors, every HTTP function, the turn worker.
+def run(scenario: Scenario, cold_runs: int, only: set[str] | None = None, instructions: bool = False) -> str:
+    """The markdown table: floors, every HTTP function, the turn worker; with ``instructions``, their counts too.
 
     Rounds interleave everything (each round starts every function once), so a load that drifts
     during the run (other work on a shared machine) weighs on the floors and the functions alike.
     """
     python312 = find_python312()
     arch = target_arch()
-    starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any]]]] = {}
+    starts: Starts = {}
     for label, (module, route) in FLOORS.items():
         floor = package_floor(python312, module)
         env = {**scenario.environment(floor), "DATABASE_URL": scenario.services.database_url}
@@ -97,21 +100,21 @@ def run(scenario: Scenario, cold_runs: int, only: set[str] | None = None) -> str
         if only is not None and name not in only:
             continue
         starts[name] = (scenario.functions[name], partial(scenario.start, name, events[:1]))
-    # The worker's init, then a record it only logs (a real turn's cost is `python -m bench.turns`).
-    record = json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"][0]
-    ignored = {"Records": [{**record, "body": json.dumps({"type": "bench-noop"})}]}
-    if only is not None and "turnWorker" not in only:
-        return _table(starts, cold_runs, arch)
-    starts[WORKER_COLD] = (scenario.functions["turnWorker"], partial(scenario.start, "turnWorker", [ignored]))
-    # SnapStart: init, the hooks before the snapshot, then the restore (after-restore hooks) and the same record.
-    starts[WORKER_RESTORED] = (
-        scenario.functions["turnWorker"],
-        partial(scenario.start, "turnWorker", [ignored], snapstart=True),
-    )
-    return _table(starts, cold_runs, arch)
+    if only is None or "turnWorker" in only:
+        # The worker's init, then a record it only logs (a real turn's cost is `python -m bench.turns`).
+        record = json.loads((EVENTS / "sqs_fifo.json").read_text())["Records"][0]
+        ignored = {"Records": [{**record, "body": json.dumps({"type": "bench-noop"})}]}
+        worker = scenario.functions["turnWorker"]
+        starts[WORKER_COLD] = (worker, partial(scenario.start, "turnWorker", [ignored]))
+        # SnapStart: init, the hooks before the snapshot, then the restore (after-restore hooks) and the same record.
+        starts[WORKER_RESTORED] = (worker, partial(scenario.start, "turnWorker", [ignored], snapstart=True))
+    table = _table(starts, cold_runs, arch)
+    if instructions:
+        table += "\n\n" + instruction_table(starts)
+    return table
 
 
-def _table(starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any]]]], cold_runs: int, arch: str) -> str:
+def _table(starts: Starts, cold_runs: int, arch: str) -> str:
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in starts}
     floor_labels = list(FLOORS)
     for _ in range(cold_runs):
@@ -148,10 +151,42 @@ def _table(starts: dict[str, tuple[artefact.Function, Callable[[], dict[str, Any
     return "\n".join(lines)
 
 
+def instruction_table(starts: Starts) -> str:
+    """Each HTTP function's and floor's cold start (process start to first answer) in instructions, under callgrind.
+
+    One process each (the count repeats; time does not), two at a time. The worker is left out: under valgrind
+    its LiteLLM import alone runs for minutes.
+    """
+    from bench import instructions
+
+    if not instructions.available():
+        return "skipped: valgrind is not installed (apt-get install valgrind)"
+    labels = [label for label in starts if label not in (WORKER_COLD, WORKER_RESTORED)]
+
+    def count(label: str) -> int:
+        report = starts[label][1](wrapper=instructions.CALLGRIND)
+        total = instructions.collected(report["stderr"])
+        if total is None:
+            raise SystemExit(f"{label}: callgrind printed no total:\n{report['stderr'][-2000:]}")
+        return total
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = dict(zip(labels, pool.map(count, labels), strict=True))
+    floor = counts[FLOORS_SELECT]
+    lines = ["| function | cold start, instructions | x psycopg floor |", "|---|---|---|"]
+    lines += [f"| {label} | {n:,} | {n / floor:.2f} |" for label, n in counts.items()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.artefact")
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--only", nargs="*", help="measure only these functions (and the floors)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each cold start's instructions under callgrind (needs valgrind; about a minute each)",
+    )
     args = parser.parse_args()
     if not artefact.built():
         raise SystemExit("no artefact: run `python3 scripts/dev.py package` first")
@@ -179,7 +214,8 @@ def main() -> None:
             scenario = prepare(local, runner)
             # Every run comes from one IP and one organization: measure the work, not the 429.
             scenario.extra_env = {"RATE_LIMIT_ORG_PER_MINUTE": "100000000", "RATE_LIMIT_IP_PER_MINUTE": "100000000"}
-            print(run(scenario, args.cold_runs, set(args.only) if args.only else None), flush=True)
+            only = set(args.only) if args.only else None
+            print(run(scenario, args.cold_runs, only, args.instructions), flush=True)
         finally:
             aws.stop()
             runner.close()

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 FEW, MANY = 40, 120
+# The hash seed pinned: set and dict orders, and so the count, are the same from one run to the next.
+CALLGRIND = ("env", "PYTHONHASHSEED=0", "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -34,10 +36,15 @@ def per_request(payload: dict[str, Any], env: dict[str, str], repo: Path) -> flo
     return (many - few) / (MANY - FEW)
 
 
+def collected(stderr: str) -> int | None:
+    """The total callgrind printed on a process's stderr, or None."""
+    found = _COLLECTED.search(stderr)
+    return int(found.group(1)) if found else None
+
+
 def _total(payload: dict[str, Any], env: dict[str, str], repo: Path, iterations: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
     out = subprocess.run(
-        [*command, "-m", "bench.invoke", json.dumps(payload), str(iterations)],
+        [*CALLGRIND, sys.executable, "-m", "bench.invoke", json.dumps(payload), str(iterations)],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -45,7 +52,7 @@ def _total(payload: dict[str, Any], env: dict[str, str], repo: Path, iterations:
         check=False,
         timeout=1800,
     )
-    found = _COLLECTED.search(out.stderr)
-    if out.returncode != 0 or found is None:
+    total = collected(out.stderr)
+    if out.returncode != 0 or total is None:
         raise SystemExit(f"callgrind run failed ({payload['name']}):\n{out.stderr[-3000:]}")
-    return int(found.group(1))
+    return total

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,11 @@ class Scenario:
             xray_port=self.services.xray_port,
         )
 
-    def start(self, name: str, events: list[dict[str, Any]], snapstart: bool = False) -> dict[str, Any]:
+    def start(
+        self, name: str, events: list[dict[str, Any]], snapstart: bool = False, wrapper: Sequence[str] = ()
+    ) -> dict[str, Any]:
         function = self.functions[name]
-        return self.runner.start(function, events, self.environment(function), snapstart=snapstart)
+        return self.runner.start(function, events, self.environment(function), snapstart=snapstart, wrapper=wrapper)
 
 
 def put_secrets(services: Services, functions: list[artefact.Function], values: dict[str, str]) -> None:

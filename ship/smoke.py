@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,17 @@ class Runner:
         return self._tasks[function.name], self._opts[function.layers]
 
     def start(
-        self, function: artefact.Function, events: list[dict[str, Any]], env: dict[str, str], snapstart: bool = False
+        self,
+        function: artefact.Function,
+        events: list[dict[str, Any]],
+        env: dict[str, str],
+        snapstart: bool = False,
+        wrapper: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Import the handler in a fresh 3.12 process and invoke it with each event; the bootstrap's report.
 
         ``snapstart``: run the SnapStart hooks the handler registers (a restore, simulated) before the events.
+        ``wrapper``: a command the process runs under (valgrind, for the bench's instruction counts).
         """
         task, opt = self.layout(function)
         spec = self.root / f"{function.name}.spec.json"
@@ -109,12 +116,12 @@ class Runner:
             )
         )
         proc = subprocess.run(
-            [str(self.python312), "-s", str(BOOTSTRAP), str(spec)],
+            [*wrapper, str(self.python312), "-s", str(BOOTSTRAP), str(spec)],
             env=env,
             cwd=task,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=1800 if wrapper else 300,
             check=False,
         )
         if not out.exists():
