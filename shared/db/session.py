@@ -104,9 +104,8 @@ class Session:
             return
         for attempt in range(2):
             self._conn = await get_connection()
-            client = psycopg.AsyncClientCursor(self._conn)
-            opening = client.mogrify(_BEGIN_WITH_CONTEXT, (*self._opening, _timeout()))
-            script = f"{opening}; {client.mogrify(sql, params)}"
+            binder = _binder(self._conn)
+            script = f"{_opening(binder, *self._opening, None)}; {binder.mogrify(sql, params)}"
             try:
                 async with self._conn.cursor(row_factory=dict_row) as cur:
                     await cur.execute(script.encode())
