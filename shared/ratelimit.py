@@ -4,9 +4,10 @@ The window objects are built once per container (per limit). upstash-ratelimit's
 ``Ratelimit`` wrapper would pin one Redis client, while ours is rebuilt per event loop,
 so the window is called with the current client. Like the JS SDK's ephemeral cache, a
 refused identifier is remembered in the container until its window resets, so a client
-hammering a warm function costs no Redis call. Redis is for speed only: when it fails,
-requests are let through (logged), never refused. A public read counts its request
-alongside its own work (``limit_by_ip_alongside``) and answers the refusal if there is one.
+hammering a warm function costs no Redis call. Redis is for speed only: when it fails or does
+not answer within ``UPSTASH_TIMEOUT_MS``, requests are let through (logged), never refused. A
+public read counts its request alongside its own work (``limit_by_ip_alongside``) and answers
+the refusal if there is one.
 upstash-ratelimit, upstash-redis and httpx are imported at the first check, so a function
 that never rate-limits never loads them.
 """
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from shared.clients.redis import get_redis
+from shared.clients.redis import deadline, get_redis, unavailable
 from shared.errors import RateLimited
 from shared.observability import logger, metrics
 from shared.settings import get_settings
@@ -80,9 +81,11 @@ def _refuse_if_blocked(key: str) -> None:
 async def _count(key: str, per_minute: int) -> None:
     """Count one request in Redis; ``RateLimited`` (and remembered) when over the limit."""
     now = time.time()
+    window, redis = _window(per_minute), await get_redis()
     try:
-        response = await _window(per_minute).limit_async(await get_redis(), key)
-    except _unavailable() as exc:
+        async with deadline():
+            response = await window.limit_async(redis, key)
+    except unavailable() as exc:
         logger.warning("rate limit unavailable; request allowed", extra={"error": type(exc).__name__})
         metrics.add_metric(name="RateLimitUnavailable", unit="Count", value=1)
         return
@@ -97,14 +100,6 @@ async def _count(key: str, per_minute: int) -> None:
 
 def _refusal(reset: float, now: float) -> RateLimited:
     return RateLimited("too many requests; slow down", retry_after=max(1, math.ceil(reset - now)))
-
-
-def _unavailable() -> tuple[type[Exception], ...]:
-    """What a Redis outage raises; imported only when something was raised (httpx loads with the client)."""
-    import httpx
-    from upstash_redis.errors import UpstashError
-
-    return (httpx.HTTPError, UpstashError)
 
 
 def source_ip(request: Request) -> str:

@@ -145,6 +145,8 @@ class Settings(BaseModel):
 
     upstash_redis_rest_url: str | None = None
     upstash_redis_rest_token: SecretStr | None = None
+    # The bound on one Upstash call (shared.clients.redis.deadline): past it the caller fails open.
+    upstash_timeout_ms: int = Field(1000, ge=50, le=10_000)
 
     # SQS FIFO queue of model turns (one message group per conversation).
     turn_queue_url: str | None = None

@@ -1,10 +1,15 @@
 """The container's Upstash Redis client (REST), for rate limits, dedup, locks and caches.
 
 upstash-redis (and httpx with it) is imported when the first client is built, not at init.
+Every call goes through ``deadline()``: upstash-redis builds its httpx client without a timeout,
+so an Upstash that accepts a connection and never answers would otherwise hold the request until
+the function's own timeout. Redis is for speed only: callers treat ``unavailable()`` as "no answer"
+and go on without it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +55,22 @@ async def _build() -> _Client:
 
 
 _redis: PerLoop[_Client] = PerLoop(_build)
+
+
+def deadline() -> asyncio.Timeout:
+    """``async with deadline():`` around one Upstash call: ``TimeoutError`` after ``UPSTASH_TIMEOUT_MS``."""
+    return asyncio.timeout(get_settings().upstash_timeout_ms / 1000)
+
+
+def unavailable() -> tuple[type[Exception], ...]:
+    """What an Upstash outage raises: httpx's transport errors, Upstash's own, or the deadline.
+
+    Evaluated in an ``except`` clause only when something was raised (httpx loads with the client).
+    """
+    import httpx
+    from upstash_redis.errors import UpstashError
+
+    return (httpx.HTTPError, UpstashError, TimeoutError)
 
 
 async def get_redis() -> Redis:

@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-import httpx
-
-from shared.clients.redis import get_redis
+from shared.clients.redis import deadline, get_redis, unavailable
 from shared.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -37,12 +35,13 @@ async def claim(keys: Sequence[str]) -> set[str]:
     """Claim ``keys``; returns those this call won (all of them when Redis is unavailable)."""
     if not keys:
         return set()
+    pipe = (await get_redis()).pipeline()
+    for k in keys:
+        pipe.set(k, "1", nx=True, ex=CLAIM_SECONDS)
     try:
-        pipe = (await get_redis()).pipeline()
-        for k in keys:
-            pipe.set(k, "1", nx=True, ex=CLAIM_SECONDS)
-        won = await pipe.exec()
-    except (httpx.HTTPError, _upstash_error()) as exc:
+        async with deadline():
+            won = await pipe.exec()
+    except unavailable() as exc:
         _unavailable(exc)
         return set(keys)
     return {k for k, ok in zip(keys, won, strict=True) if ok}
@@ -61,21 +60,16 @@ async def release(keys: Sequence[str]) -> None:
 async def _each(keys: Sequence[str], command: Command) -> None:
     if not keys:
         return
+    pipe = (await get_redis()).pipeline()
+    for k in keys:
+        command(pipe, k)
     try:
-        pipe = (await get_redis()).pipeline()
-        for k in keys:
-            command(pipe, k)
-        await pipe.exec()
-    except (httpx.HTTPError, _upstash_error()) as exc:
+        async with deadline():
+            await pipe.exec()
+    except unavailable() as exc:
         _unavailable(exc)
 
 
 def _unavailable(exc: Exception) -> None:
     logger.warning("whatsapp dedup unavailable; the database deduplicates", extra={"error": type(exc).__name__})
     metrics.add_metric(name="WhatsAppDedupUnavailable", unit="Count", value=1)
-
-
-def _upstash_error() -> type[Exception]:
-    from upstash_redis.errors import UpstashError
-
-    return UpstashError

@@ -2,7 +2,8 @@
 
 Meta allows a number about 80 messages a second by default (beyond it: error 130429). Every
 worker container sending from one number draws from the same bucket; a sender that finds it
-empty waits for the refill rather than being refused. Redis failing lets the send through.
+empty waits for the refill rather than being refused. Redis failing, or not answering within
+``UPSTASH_TIMEOUT_MS``, lets the send through.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import time
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import httpx
-
-from shared.clients.redis import get_redis
+from shared.clients.redis import deadline, get_redis, unavailable
 from shared.errors import UpstreamUnavailable
 from shared.observability import logger, metrics
 
@@ -42,14 +41,14 @@ def rate(config: object) -> int:
 
 async def acquire(phone_number_id: str, per_second: int = DEFAULT_PER_SECOND) -> None:
     """Take one send from the number's bucket, waiting for it; UpstreamUnavailable after ``MAX_WAIT_SECONDS``."""
-    from upstash_redis.errors import UpstashError
-
     key = f"{PREFIX}:{phone_number_id}"
+    bucket, redis = _bucket(per_second), await get_redis()
     waited = 0.0
     while True:
         try:
-            response = await _bucket(per_second).limit_async(await get_redis(), key)
-        except (httpx.HTTPError, UpstashError) as exc:
+            async with deadline():
+                response = await bucket.limit_async(redis, key)
+        except unavailable() as exc:
             logger.warning("whatsapp throughput limit unavailable; sending", extra={"error": type(exc).__name__})
             return
         if response.allowed:
