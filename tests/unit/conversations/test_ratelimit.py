@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from upstash_ratelimit import Response
 
 from shared import ratelimit
 from shared.errors import RateLimited
+from shared.settings import get_settings
 from tests.support.aio import run
 
 
@@ -30,7 +32,12 @@ class FakeWindow:
 
 
 @pytest.fixture
-def window(monkeypatch: pytest.MonkeyPatch) -> Any:
+def window(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # a minimal valid environment: each Redis call is bounded by UPSTASH_TIMEOUT_MS (shared.clients.redis.deadline)
+    monkeypatch.setenv("APP_ENV", "test")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:Zq8w3Kp1@127.0.0.1:1/app")
+    get_settings.cache_clear()
+
     def install(*responses: Response | Exception) -> FakeWindow:
         fake = FakeWindow(*responses)
         monkeypatch.setattr(ratelimit, "_window", lambda _per_minute: fake)
@@ -41,7 +48,8 @@ def window(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setattr(ratelimit, "get_redis", no_redis)
     monkeypatch.setattr(ratelimit, "_blocked", {})
-    return install
+    yield install
+    get_settings.cache_clear()
 
 
 def test_an_allowed_request_passes(window: Any) -> None:

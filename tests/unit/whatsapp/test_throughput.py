@@ -36,7 +36,9 @@ class FakeBucket:
 
 
 @pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def waits(settings_env: pytest.MonkeyPatch) -> list[float]:
+    """Pauses recorded, not slept; no Redis client (the bucket is faked); settings for the call's deadline."""
+    monkeypatch = settings_env
     recorded: list[float] = []
 
     async def _record(seconds: float) -> None:
