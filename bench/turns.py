@@ -2,8 +2,9 @@
 
 One queued lead message to a stored reply, through the worker's Lambda handler (Powertools
 batch processing, ``app.begin_turn``, the LiteLLM Router with the local zero-latency model,
-``app.finish_turn``), against a floor measured in the same process: one
-``litellm.acompletion(mock_response=...)``. Round trips are counted at the client libraries.
+``app.finish_turn``), against floors measured in the same process: one
+``litellm.acompletion(mock_response=...)``, ``Router.acompletion`` of a mock deployment, and the
+turn's own request to its own model, bare. Round trips are counted at the client libraries.
 """
 
 from __future__ import annotations
@@ -160,11 +161,15 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
     router = _mock_router()
     events = iter(queued_messages(database_url, org, agent, n + 20))
     context: Any = LocalLambdaContext("turnWorker")
-    for _ in range(20):  # warm the container: connection, Router, prices
-        worker.handler(next(events), context)
+    with turn_request() as request:
+        for _ in range(20):  # warm the container: connection, Router, prices
+            worker.handler(next(events), context)
+    same_model = request["deployment"]
     calls: dict[str, Callable[[], Any]] = {
         "floor": lambda: run(litellm.acompletion(model="gpt-4o-mini", messages=messages, mock_response="ok")),
         "router": lambda: run(router.acompletion(model=MOCK_MODEL, messages=messages)),
+        # the turn's own request (prompt, tools, params) to the turn's own deployment (the local model), bare
+        "model": lambda: run(litellm.acompletion(messages=request["messages"], **same_model, **request["params"])),
     }
     for call in calls.values():
         _time(call, 20)  # warm
@@ -183,6 +188,32 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
     return {"samples": samples, "cpu": cpu, "db": COUNTS["db"] / turns, "redis": COUNTS["redis"] / turns}
 
 
+@contextmanager
+def turn_request() -> Iterator[dict[str, Any]]:
+    """While open, records the worker's model request: its messages, its call params, and its deployment's params.
+
+    The bare floor calls a mock with one short message; a turn sends the agent's prompt and tools to the local
+    model, whose own work (reading the prompt, writing the reply and its tool calls) is the provider's time, not
+    the worker's. The "model" floor is that same request, bare, so the two can be told apart.
+    """
+    from shared.llm import direct
+
+    seen: dict[str, Any] = {}
+    original = direct.acompletion
+
+    async def recording(router: Any, model: str, messages: list[Any], **kwargs: Any) -> Any:
+        deployment = next(d for d in router.model_list if d["model_name"] == model)
+        params = {k: v for k, v in kwargs.items() if k != "metadata"}
+        seen.update(messages=messages, params=params, deployment=dict(deployment["litellm_params"]))
+        return await original(router, model, messages, **kwargs)
+
+    direct.acompletion = recording
+    try:
+        yield seen
+    finally:
+        direct.acompletion = original
+
+
 def _row(label: str, rounds: list[list[float]], target: str = "") -> tuple[str, float]:
     merged = [x for r in rounds for x in r]
     p50s = [_pct(r, 0.5) for r in rounds]
@@ -195,16 +226,18 @@ def table(result: dict[str, Any]) -> str:
     s = result["samples"]
     floor_row, floor = _row("floor: litellm.acompletion(mock_response)", s["floor"])
     router_row, router = _row("floor: Router.acompletion(mock deployment)", s["router"])
+    model_row, model = _row("floor: the turn's own request to its own model (the local model), bare", s["model"])
     turn_line, turn = _row("worker turn: queued message to stored reply", s["turn"])
     lines = [
         "| measure | p50 ms | p99 ms | p50 per round (spread) | target |",
         "|---|---|---|---|---|",
         floor_row,
         router_row,
+        model_row.replace(" |  |", f" | the model's own work: {model - floor:+.2f} ms over the mock |"),
         turn_line.replace(
             " |  |",
             f" | p50 <= floor + 5 ms: overhead {turn - floor:+.2f} ms over the bare call,"
-            f" {turn - router:+.2f} ms over the Router |",
+            f" {turn - router:+.2f} ms over the Router, {turn - model:+.2f} ms over the same request bare |",
         ),
     ]
     if s["proxy"]:
@@ -220,7 +253,8 @@ def table(result: dict[str, Any]) -> str:
         f"| worker turn, this process's CPU time (what the machine's other load does not add) | {c['turn'][0]:.2f}"
         f" | {c['turn'][1]:.2f} | | overhead {c['turn'][0] - c['floor'][0]:+.2f} ms over the bare call's"
         f" {c['floor'][0]:.2f} ms (p99 {c['floor'][1]:.2f}), {c['turn'][0] - c['router'][0]:+.2f} ms over the"
-        f" Router's {c['router'][0]:.2f} ms |"
+        f" Router's {c['router'][0]:.2f} ms, {c['turn'][0] - c['model'][0]:+.2f} ms over the same request's"
+        f" {c['model'][0]:.2f} ms |"
     )
     lines += [
         f"| database round trips per turn | {result['db']:.1f} | | | <= 2 |",
