@@ -67,6 +67,60 @@ def counted_round_trips() -> Iterator[None]:
         AsyncHttpClient.execute = original_redis  # type: ignore[method-assign]
 
 
+@contextmanager
+def timeline() -> Iterator[list[tuple[str, float, float]]]:
+    """While open, marks (label, wall, this process's CPU) at each database round trip's and the model call's ends.
+
+    For the table of where a turn's time goes: an extra, instrumented round, apart from the measured ones.
+    """
+    from shared.db import session
+    from shared.llm import direct
+
+    marks: list[tuple[str, float, float]] = []
+
+    def mark(label: str) -> None:
+        marks.append((label, time.perf_counter(), time.process_time()))
+
+    trip, call = session._one_trip, direct.acompletion
+
+    async def timed_trip(role: str, claims: str, statements: list[Any], work_mem: str | None = None) -> Any:
+        sql = statements[-1][0]
+        name = "begin_turn" if "begin_turn" in sql else "finish_turn" if "finish_turn" in sql else "other"
+        mark(f"{name} sent")
+        try:
+            return await trip(role, claims, statements, work_mem)
+        finally:
+            mark(f"{name} answered")
+
+    async def timed_call(*args: Any, **kwargs: Any) -> Any:
+        mark("model called")
+        try:
+            return await call(*args, **kwargs)
+        finally:
+            mark("model answered")
+
+    session._one_trip, direct.acompletion = timed_trip, timed_call  # type: ignore[assignment]
+    try:
+        yield marks
+    finally:
+        session._one_trip, direct.acompletion = trip, call
+
+
+def _segments(turns: list[list[tuple[str, float, float]]]) -> str:
+    """Median wall and CPU time between consecutive marks, over turns that made the same marks."""
+    shape = Counter(tuple(label for label, _, _ in marks) for marks in turns).most_common(1)[0][0]
+    same = [marks for marks in turns if tuple(label for label, _, _ in marks) == shape]
+    rows = ["| from | to | wall p50 ms | this process's CPU p50 ms |", "|---|---|---|---|"]
+    for i in range(len(shape) - 1):
+        wall = [m[i + 1][1] - m[i][1] for m in same]  # seconds: _pct gives milliseconds
+        cpu = [m[i + 1][2] - m[i][2] for m in same]
+        rows.append(f"| {shape[i]} | {shape[i + 1]} | {_pct(wall, 0.5):.2f} | {_pct(cpu, 0.5):.2f} |")
+    total = [m[-1][1] - m[0][1] for m in same]
+    total_cpu = [m[-1][2] - m[0][2] for m in same]
+    rows.append(f"| {shape[0]} | {shape[-1]} | {_pct(total, 0.5):.2f} | {_pct(total_cpu, 0.5):.2f} |")
+    return "\n".join(rows)
+
+
 def _tenant(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
     org, agent = uuid.uuid4(), uuid.uuid4()
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -159,7 +213,7 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
     org, agent = _tenant(database_url)
     messages = [{"role": "user", "content": "Oi, meu nome é Ana"}]
     router = _mock_router()
-    events = iter(queued_messages(database_url, org, agent, n + 20))
+    events = iter(queued_messages(database_url, org, agent, n + n // ROUNDS + 20))
     context: Any = LocalLambdaContext("turnWorker")
     with turn_request() as request:
         for _ in range(20):  # warm the container: connection, Router, prices
@@ -185,7 +239,21 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
         if proxy is not None:
             samples["proxy"].append(proxy_samples(proxy, messages, per_round, warmup=5))
     turns = per_round * ROUNDS  # every event above is one lead message in its own conversation
-    return {"samples": samples, "cpu": cpu, "db": COUNTS["db"] / turns, "redis": COUNTS["redis"] / turns}
+    traced: list[list[tuple[str, float, float]]] = []
+    with timeline() as marks:  # one more round, instrumented: where a turn's time goes
+        for _ in range(per_round):
+            marks.clear()
+            marks.append(("handler called", time.perf_counter(), time.process_time()))
+            worker.handler(next(events), context)
+            marks.append(("handler returned", time.perf_counter(), time.process_time()))
+            traced.append(list(marks))
+    return {
+        "samples": samples,
+        "cpu": cpu,
+        "db": COUNTS["db"] / turns,
+        "redis": COUNTS["redis"] / turns,
+        "segments": _segments(traced),
+    }
 
 
 @contextmanager
@@ -280,6 +348,8 @@ def main() -> None:
                 result = measure(runtime.database_url, args.turns, proxy)
                 load = budget_under_load(runtime.database_url)
     print(table(result))
+    print(f"\nWhere a turn's time goes (an extra round of {args.turns // ROUNDS} turns, instrumented):\n")
+    print(result["segments"])
     print("\n| budget under load | budget | turns | spend | holds |\n|---|---|---|---|---|")
     print(load)
     print(f"\n(turns: {args.turns}, in {ROUNDS} interleaved rounds with the floors and the proxy)")
