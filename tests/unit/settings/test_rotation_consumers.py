@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -12,6 +11,7 @@ from shared.auth.jwt import clear_verifier, get_verifier
 from shared.clients import redis
 from shared.errors import Unauthorized
 from shared.settings import get_settings
+from tests.support.aio import run
 from tests.support.tokens import hs256_token
 
 OLD_SECRET = "k3Jd8vQ2mZr7Lx1Np4Wt9Ys6Hb0Fc5Ge-old-one"
@@ -84,7 +84,7 @@ def test_the_upstash_client_is_rebuilt_with_a_rotated_token(env: pytest.MonkeyPa
         await redis.close_redis()
         return first, again, rebuilt
 
-    first, again, rebuilt = asyncio.run(scenario())
+    first, again, rebuilt = run(scenario())  # on the container loop: asyncio.run would unset it
     # then the same client served until then, and a new one afterwards
     assert again is first
     assert rebuilt is not first

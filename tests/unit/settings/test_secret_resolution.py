@@ -1,7 +1,9 @@
 """Secret references against moto's SSM: one batch per cold start, reloaded after max age, refetched on demand.
 
 In Lambda the role's credentials are in the environment and SSM is called directly over HTTP
-(``shared.parameter_store``, reaching a moto server here); without them, through boto3 (in-process moto).
+(``shared.parameter_store``, reaching a moto server here); without them, through boto3 (a profile's
+keys, the same moto server). No in-process ``mock_aws`` here: leaving it resets every moto backend,
+the session's moto server's queues included, which later tiers still use.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime as real_datetime
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,7 +19,6 @@ import botocore.client
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
-from moto import mock_aws
 
 import shared.settings
 from shared import parameter_store as ssm_client
@@ -171,17 +173,19 @@ def test_plain_values_are_never_reloaded(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_without_credentials_in_the_environment_boto3_resolves_them_in_one_call(
-    monkeypatch: pytest.MonkeyPatch, ssm_calls: list[str]
+    ssm: Any, ssm_calls: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # given no keys in the environment (a laptop with a profile): boto3's credential chain, here moto's
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # given no keys in the environment but a profile's (a laptop): boto3's credential chain reads the profile
+    profile = tmp_path / "credentials"
+    profile.write_text("[default]\naws_access_key_id = laptop\naws_secret_access_key = laptop-secret\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(profile))
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("ssm", region_name=REGION, aws_access_key_id="k", aws_secret_access_key="s")
-        _referenced(monkeypatch, client)
-        monkeypatch.setattr(ssm_client, "credentials_from_environment", lambda: None)
-        # when settings load
-        settings = get_settings()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # providers too: a new boto3 client, as at a cold start
+    get_settings.cache_clear()
+    # when settings load
+    settings = get_settings()
     # then one GetParameters call through boto3 resolved them
     assert ssm_calls == ["GetParameters"]
     assert settings.database_url.get_secret_value() == VALUES["DATABASE_URL"][1]

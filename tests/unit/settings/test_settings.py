@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import traceback
-import urllib.request
 from collections.abc import Iterator
 
 import boto3
@@ -60,15 +59,32 @@ def moto_server() -> Iterator[str]:
 
 @pytest.fixture
 def aws(clean_env: pytest.MonkeyPatch, moto_server: str) -> None:
-    """Fake credentials and a region, as Lambda sets them, with every AWS call served by a fresh moto
-    (boto3 and the direct SSM call alike reach it through AWS_ENDPOINT_URL)."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).close()  # noqa: S310
+    """Fake credentials and a region, as Lambda sets them, with every AWS call served by moto holding no
+    parameter and no secret (boto3 and the direct SSM call alike reach it through AWS_ENDPOINT_URL)."""
+    _forget_parameters_and_secrets(moto_server)
     clean_env.setenv("AWS_ENDPOINT_URL", moto_server)
     clean_env.setenv("AWS_DEFAULT_REGION", REGION)
     clean_env.setenv("AWS_ACCESS_KEY_ID", "testing")
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     clean_env.setenv("AWS_SESSION_TOKEN", "testing")
     clean_env.delenv("AWS_PROFILE", raising=False)
+
+
+def _forget_parameters_and_secrets(endpoint: str) -> None:
+    """Delete every SSM parameter and secret in ``REGION``: what the tests here write.
+
+    Not moto's ``/moto-api/reset``: servers in one process share moto's backends, so a reset would also
+    empty the queues of the session's moto server (``tests/conftest.py``), which later tiers still use.
+    """
+    keys = {"region_name": REGION, "endpoint_url": endpoint, "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    ssm = boto3.client("ssm", **keys)
+    names = [p["Name"] for page in ssm.get_paginator("describe_parameters").paginate() for p in page["Parameters"]]
+    for start in range(0, len(names), 10):  # DeleteParameters takes at most 10 names
+        ssm.delete_parameters(Names=names[start : start + 10])
+    secrets = boto3.client("secretsmanager", **keys)
+    for page in secrets.get_paginator("list_secrets").paginate():
+        for secret in page["SecretList"]:
+            secrets.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
 
 
 # ----------------------------------------------------------------------------- plain environment
