@@ -109,6 +109,9 @@ def app_env(database_url: str, upstash: tuple[str, str], jwt_secret: str, aws: A
         "SUPABASE_JWT_SECRET": jwt_secret,
         "UPSTASH_REDIS_REST_URL": upstash[0],
         "UPSTASH_REDIS_REST_TOKEN": upstash[1],
+        # The bridge is a thread of this process: under the concurrency tests it can be slower than Upstash's 1 s
+        # deadline, and a limit that fails open would flake a 429 test (test_upstash_outage sets 200 ms itself).
+        "UPSTASH_TIMEOUT_MS": "10000",
         "POWERTOOLS_SERVICE_NAME": "conversion-agents-test",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "ConversionAgentsTest",
