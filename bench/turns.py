@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import psycopg
 
@@ -99,11 +100,8 @@ def timeline() -> Iterator[list[tuple[str, float, float]]]:
         finally:
             mark("model answered")
 
-    session._one_trip, direct.acompletion = timed_trip, timed_call  # type: ignore[assignment]
-    try:
+    with mock.patch.object(session, "_one_trip", timed_trip), mock.patch.object(direct, "acompletion", timed_call):
         yield marks
-    finally:
-        session._one_trip, direct.acompletion = trip, call
 
 
 def _segments(turns: list[list[tuple[str, float, float]]]) -> str:
@@ -275,11 +273,8 @@ def turn_request() -> Iterator[dict[str, Any]]:
         seen.update(messages=messages, params=params, deployment=dict(deployment["litellm_params"]))
         return await original(router, model, messages, **kwargs)
 
-    direct.acompletion = recording
-    try:
+    with mock.patch.object(direct, "acompletion", recording):
         yield seen
-    finally:
-        direct.acompletion = original
 
 
 def _row(label: str, rounds: list[list[float]], target: str = "") -> tuple[str, float]:

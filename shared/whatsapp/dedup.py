@@ -33,16 +33,8 @@ def key(phone_number_id: str, wamid: str) -> str:
 
 async def claim(keys: Sequence[str]) -> set[str]:
     """Claim ``keys``; returns those this call won (all of them when Redis is unavailable)."""
-    if not keys:
-        return set()
-    pipe = (await get_redis()).pipeline()
-    for k in keys:
-        pipe.set(k, "1", nx=True, ex=CLAIM_SECONDS)
-    try:
-        async with deadline():
-            won = await pipe.exec()
-    except unavailable() as exc:
-        _unavailable(exc)
+    won = await _each(keys, lambda pipe, k: pipe.set(k, "1", nx=True, ex=CLAIM_SECONDS))
+    if won is None:
         return set(keys)
     return {k for k, ok in zip(keys, won, strict=True) if ok}
 
@@ -57,17 +49,19 @@ async def release(keys: Sequence[str]) -> None:
     await _each(keys, lambda pipe, k: pipe.delete(k))
 
 
-async def _each(keys: Sequence[str], command: Command) -> None:
+async def _each(keys: Sequence[str], command: Command) -> list[object] | None:
+    """``command`` on every key, in one pipeline within the deadline; its results, or None when Redis gave none."""
     if not keys:
-        return
+        return []
     pipe = (await get_redis()).pipeline()
     for k in keys:
         command(pipe, k)
     try:
         async with deadline():
-            await pipe.exec()
+            return list(await pipe.exec())
     except unavailable() as exc:
         _unavailable(exc)
+        return None
 
 
 def _unavailable(exc: Exception) -> None:

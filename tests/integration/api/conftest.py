@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from tests.support.api import LambdaApi
 from tests.support.tokens import hs256_token
@@ -60,5 +61,24 @@ def make_org(database_url: str, make_user: Callable[..., Member]) -> Callable[..
                     (org_id, member.user_id, role),
                 )
         return {"id": org_id, **members}
+
+    return _make
+
+
+@pytest.fixture
+def make_agent(database_url: str) -> Callable[..., str]:
+    """An agent of the organization with its configuration version 1 (``config``, default empty); its id."""
+
+    def _make(organization_id: object, config: dict[str, Any] | None = None) -> str:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "insert into public.agents (organization_id, name) values (%s, 'A') returning id", (organization_id,)
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
+                (organization_id, row[0], Jsonb(config or {})),
+            )
+        return str(row[0])
 
     return _make

@@ -106,22 +106,14 @@ def test_a_refused_ip_is_answered_from_the_container_cache(
 
 
 def test_authenticated_writes_are_limited_per_organization(
-    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str, limits: Callable[..., None]
+    api: LambdaApi,
+    make_org: Callable[[], dict[str, Any]],
+    make_agent: Callable[..., str],
+    limits: Callable[..., None],
 ) -> None:
     # given two organizations, each with an agent, and at most 2 writes a minute per organization
     orgs = [make_org(), make_org()]
-    agents = []
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for org in orgs:
-            row = conn.execute(
-                "insert into public.agents (organization_id, name) values (%s, 'A') returning id", (org["id"],)
-            ).fetchone()
-            assert row is not None
-            conn.execute(
-                "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
-                (org["id"], row[0], Jsonb({})),
-            )
-            agents.append(str(row[0]))
+    agents = [make_agent(org["id"]) for org in orgs]
     limits(org=2)
     first, second = orgs
 

@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from shared.whatsapp import dedup, throughput
 from tests.support.aio import run
@@ -88,29 +86,16 @@ def stalled(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
         server.close()
 
 
-def _agent(database_url: str, organization_id: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "insert into public.agents (organization_id, name) values (%s, 'A') returning id", (organization_id,)
-        ).fetchone()
-        assert row is not None
-        conn.execute(
-            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
-            (organization_id, row[0], Jsonb({})),
-        )
-    return str(row[0])
-
-
 def test_a_rate_limited_write_goes_through(
     api: LambdaApi,
     stalled: StalledServer,
     make_org: Callable[[], dict[str, Any]],
-    database_url: str,
+    make_agent: Callable[..., str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # given an organization with an agent, and Upstash never answering
     org = make_org()
-    agent = _agent(database_url, org["id"])
+    agent = make_agent(org["id"])
     caplog.set_level(logging.WARNING)
     # when a member starts a conversation (a write limited per organization)
     started = api.call(
