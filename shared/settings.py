@@ -128,6 +128,10 @@ class Settings(BaseModel):
 
     database_url: SecretStr
     db_connect_timeout_seconds: int = Field(5, ge=1, le=30)
+    # How long the connection may go unanswered by the server (data we sent not acknowledged, or keepalive
+    # probes during a statement) before the kernel drops it: a server or network gone dark fails the round
+    # trip (then one reconnect) instead of holding the request until the function's own timeout.
+    db_network_timeout_ms: int = Field(4000, ge=500, le=60_000)
     db_statement_timeout_ms: int = Field(8000, ge=100, le=120_000)
 
     supabase_url: str = "http://127.0.0.1:54321"

@@ -7,6 +7,8 @@ transaction (settings are ``set_config(..., true)``, local to it).
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from shared.clients.per_loop import PerLoop
@@ -37,7 +39,27 @@ async def _open(settings: Settings) -> psycopg.AsyncConnection[tuple[object, ...
         prepare_threshold=None,
         connect_timeout=settings.db_connect_timeout_seconds,
         application_name=settings.service_name,
+        **dead_peer_detection(settings.db_network_timeout_ms),
     )
+
+
+def dead_peer_detection(timeout_ms: int) -> dict[str, Any]:
+    """libpq's TCP settings that drop a connection the server stopped answering after ``timeout_ms``.
+
+    ``tcp_user_timeout`` bounds how long what we sent may stay unacknowledged (a statement sent into a
+    dead network); keepalive probes, one a second once the connection is quiet, make a server that goes
+    dark while it works on a statement count the same way (with ``TCP_USER_TIMEOUT`` set, Linux drops
+    the connection when a probe is unanswered and nothing has arrived for that long). A slow statement
+    on a live server answers the probes, so only ``statement_timeout`` ends it. Without these, the kernel
+    retransmits for about 15 minutes. Ignored on a Unix-domain socket.
+    """
+    return {
+        "tcp_user_timeout": timeout_ms,
+        "keepalives": 1,
+        "keepalives_idle": 1,
+        "keepalives_interval": 1,
+        "keepalives_count": max(1, -(-timeout_ms // 1000)),
+    }
 
 
 def _is_auth_failure(exc: psycopg.OperationalError) -> bool:
