@@ -139,3 +139,7 @@ class IdempotentReplay(Exception):
 
 class ConfigurationError(Exception):
     """Settings are invalid; raised at cold start so the function never serves."""
+
+
+class SecretsUnavailable(ConfigurationError):
+    """The secret store (SSM, Secrets Manager) could not be read: throttled, unreachable, refused, or a name missing."""

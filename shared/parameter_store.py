@@ -13,13 +13,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.sigv4 import AwsCallError, Credentials, JsonApi, credentials_from_environment, endpoint, post_json, region
+from shared.sigv4 import (
+    AwsCallError,
+    Credentials,
+    JsonApi,
+    Retry,
+    credentials_from_environment,
+    endpoint,
+    post_json,
+    region,
+)
 
 __all__ = ["Credentials", "SsmError", "credentials_from_environment", "get_parameters"]
 
 SSM = JsonApi("ssm", "AmazonSSM", "application/x-amz-json-1.1")
 OPERATION = "GetParameters"
 MAX_NAMES_PER_CALL = 10  # GetParameters' own limit
+# At cold start, where a burst of new containers all read their secrets at once and SSM's standard
+# throughput (40 GetParameters a second per account and region) throttles them: five retries, paused
+# up to 0.1, 0.2, 0.4, 0.8 and 1.6 s (3.1 s at worst, about half that on average), inside Lambda's
+# 10 s init. A fleet that starts more containers than that at once needs SSM's higher throughput
+# setting (README, "Secrets").
+AT_COLD_START = Retry(attempts=6, base_seconds=0.1, cap_seconds=1.6)
 
 
 class SsmError(Exception):
@@ -48,7 +63,7 @@ def get_parameters(names: Sequence[str], credentials: Credentials, decrypt: bool
 
 def _call(url: str, where: str, credentials: Credentials, payload: dict[str, object]) -> dict[str, list[Any]]:
     try:
-        return post_json(url, SSM, OPERATION, payload, credentials, where)
+        return post_json(url, SSM, OPERATION, payload, credentials, where, AT_COLD_START)
     except AwsCallError as exc:
         if not exc.status:
             raise SsmError(f"SSM unreachable: {exc.kind}") from exc

@@ -3,9 +3,12 @@
 Values come from the environment. In AWS a secret's variable may instead hold a
 reference, ``ssm:/path`` or ``secretsmanager:name``: all of a function's SSM references
 are resolved in one ``GetParameters`` call (signed with the role's credentials, no boto3:
-``shared.parameter_store``), decrypted, and kept for ``SECRET_MAX_AGE_SECONDS``; after that
-the next ``get_settings()`` resolves them again, so a rotated value is picked up within
-that window (README, "Rotation").
+``shared.parameter_store``), decrypted, and kept for ``SECRET_MAX_AGE_SECONDS`` at most (each
+container a little less, at random, so containers started together do not all ask SSM again
+together); after that the next ``get_settings()`` resolves them again, so a rotated value is picked
+up within that window (README, "Rotation"). When that reload cannot read the store (throttled,
+unreachable), the values in hand are kept and the reload is tried again ``SECRET_RETRY_SECONDS``
+later: an SSM outage fails cold starts, not the containers already serving.
 
 Each function is given only the secrets it uses (serverless.yml). A module that reads a
 secret declares it in ``SECRETS_USED``; ``require_used_secrets()``, called at the end of
@@ -15,6 +18,7 @@ init, fails the cold start when one of the loaded modules needs a secret that is
 from __future__ import annotations
 
 import importlib.util
+import random
 import sys
 import threading
 import time
@@ -23,9 +27,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, SecretsUnavailable
 
 SECRET_MAX_AGE_SECONDS = 300
+SECRET_AGE_SPREAD = 0.1  # each load is kept between 90 % and 100 % of the max age, at random
+SECRET_RETRY_SECONDS = 30  # after a reload the secret store refused, the values in hand are kept this long
 SECRET_FIELDS = (
     "database_url",
     "supabase_jwt_secret",
@@ -73,7 +79,7 @@ def resolve_references(values: Mapping[str, str], force: bool = False) -> dict[s
         try:
             found = ssm_client.get_parameters(list(ssm.values()), credentials)
         except ssm_client.SsmError as exc:
-            raise ConfigurationError(f"cannot resolve secret references {sorted(set(ssm.values()))}: {exc}") from exc
+            raise SecretsUnavailable(f"cannot resolve secret references {sorted(set(ssm.values()))}: {exc}") from exc
         resolved.update({key: found[name] for key, name in ssm.items()})
         ssm = {}
     if ssm or managed:
@@ -100,7 +106,7 @@ def _resolve_with_parameters(ssm: dict[str, str], managed: dict[str, str], force
     except (parameters.GetParameterError, parameters.TransformParameterError) as exc:
         # Not a ValueError, so pydantic would let it escape get_settings() unwrapped. Names only, never values.
         names = sorted({*ssm.values(), *managed.values()})
-        raise ConfigurationError(f"cannot resolve secret references {names}: {exc}") from exc
+        raise SecretsUnavailable(f"cannot resolve secret references {names}: {exc}") from exc
     return resolved
 
 
@@ -276,12 +282,12 @@ def _load() -> Settings:
 
 
 class _SettingsCache:
-    """``get_settings()``: load once per container, again after ``SECRET_MAX_AGE_SECONDS`` when the
-    environment holds secret references (plain values never change, so they are never reloaded)."""
+    """``get_settings()``: load once per container, again after at most ``SECRET_MAX_AGE_SECONDS`` when
+    the environment holds secret references (plain values never change, so they are never reloaded)."""
 
     def __init__(self) -> None:
         self._settings: Settings | None = None
-        self._loaded_at = 0.0
+        self._reload_at = 0.0
         self._lock = threading.Lock()
 
     def __call__(self) -> Settings:
@@ -289,23 +295,45 @@ class _SettingsCache:
         if settings is not None and not self._expired():
             return settings
         with self._lock:
-            if self._settings is None or self._expired():
-                self._settings, self._loaded_at = _load(), time.monotonic()
-            return self._settings
+            settings = self._settings
+            if settings is None:
+                return self._keep(_load())  # the cold start: nothing to serve without it, so a failure fails it
+            return self._reload(settings) if self._expired() else settings
 
     def _expired(self) -> bool:
-        age = time.monotonic() - self._loaded_at
-        return age >= SECRET_MAX_AGE_SECONDS and _references_in_environment()
+        return time.monotonic() >= self._reload_at and _references_in_environment()
+
+    def _keep(self, settings: Settings) -> Settings:
+        self._settings = settings
+        self._reload_at = time.monotonic() + SECRET_MAX_AGE_SECONDS * (1 - SECRET_AGE_SPREAD * random.random())
+        return settings
+
+    def _reload(self, in_hand: Settings) -> Settings:
+        """The periodic reload: a secret store that cannot be read leaves the values in hand in use."""
+        try:
+            return self._keep(_load())
+        except SecretsUnavailable as exc:
+            self._reload_at = time.monotonic() + SECRET_RETRY_SECONDS
+            from shared.observability import logger, metrics  # only on this path: settings load before them
+
+            logger.warning(
+                "secret reload failed; keeping the values in hand",
+                extra={"error": type(exc.__cause__ or exc).__name__, "retry_in_seconds": SECRET_RETRY_SECONDS},
+            )
+            metrics.add_metric(name="SecretReloadFailed", unit="Count", value=1)
+            return in_hand
 
     def refresh(self) -> Settings:
-        """Reload now, fetching every secret reference again (bypassing the Parameters cache)."""
+        """Reload now, fetching every secret reference again (bypassing the Parameters cache).
+
+        Called when a credential was refused, so a failure here is raised: the values in hand are the refused ones.
+        """
         with self._lock:
             _force_refetch.active = True
             try:
-                self._settings, self._loaded_at = _load(), time.monotonic()
+                return self._keep(_load())
             finally:
                 _force_refetch.active = False
-            return self._settings
 
     def cache_clear(self) -> None:
         """Forget the loaded settings (tests; SnapStart restore does not need it)."""

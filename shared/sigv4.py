@@ -16,7 +16,9 @@ import hmac
 import http.client
 import json
 import os
+import random
 import threading
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +27,29 @@ from typing import Any
 from shared.tls import https_context
 
 TIMEOUT_SECONDS = 3
-ATTEMPTS = 2  # one retry on a throttle, a 5xx or a dropped connection
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often a call is tried, and the pause before each retry of a throttle or a 5xx.
+
+    Exponential backoff with full jitter (AWS's own advice for throttles: a burst of callers that
+    were refused together must not come back together): before try ``n + 1`` the pause is uniform
+    in ``[0, min(cap, base * 2 ** (n - 1))]``. A dropped connection is retried at once: it is the
+    container's kept connection gone stale, not the service pushing back.
+    """
+
+    attempts: int
+    base_seconds: float
+    cap_seconds: float
+
+    def pause(self, tries_so_far: int) -> float:
+        return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2 ** (tries_so_far - 1)))
+
+
+# In a request (SQS SendMessage): two retries within about 0.15 s; past them the stored message waits
+# for the requeue cron, and the request is not held.
+IN_A_REQUEST = Retry(attempts=3, base_seconds=0.05, cap_seconds=0.1)
 
 
 class AwsCallError(Exception):
@@ -117,16 +141,23 @@ class JsonApi:
 
 
 def post_json(
-    url: str, api: JsonApi, operation: str, payload: Mapping[str, object], credentials: Credentials, where: str
+    url: str,
+    api: JsonApi,
+    operation: str,
+    payload: Mapping[str, object],
+    credentials: Credentials,
+    where: str,
+    retry: Retry = IN_A_REQUEST,
 ) -> dict[str, Any]:
     """The JSON answer to ``operation`` called with ``payload``; ``AwsCallError`` when refused or unreachable.
 
-    A throttle, a 5xx or a dropped connection is tried once more (SSM reads and FIFO sends, which SQS
-    deduplicates, are safe to repeat).
+    A throttle, a 5xx or a dropped connection is tried again, up to ``retry.attempts`` tries (SSM reads
+    and FIFO sends, which SQS deduplicates, are safe to repeat).
     """
     body = json.dumps(payload).encode()
     parts = urllib.parse.urlsplit(url)
-    for attempt in range(1, ATTEMPTS + 1):
+    attempts = retry.attempts
+    for attempt in range(1, attempts + 1):
         headers = sign(
             url,
             {"Content-Type": api.content_type, "X-Amz-Target": f"{api.target_prefix}.{operation}"},
@@ -140,14 +171,15 @@ def post_json(
             status, data = _post(parts, headers, body)
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, a bad answer
             _forget(parts)
-            if attempt < ATTEMPTS:
+            if attempt < attempts:
                 continue
             raise AwsCallError(0, type(exc).__name__) from exc
         if status < 300:
             answer: dict[str, Any] = json.loads(data) if data else {}
             return answer
         kind = _error_type(data)
-        if attempt < ATTEMPTS and (status >= 500 or "Throttl" in kind):
+        if attempt < attempts and (status >= 500 or "Throttl" in kind):
+            time.sleep(retry.pause(attempt))
             continue
         raise AwsCallError(status, kind)
     raise AwsCallError(0, "no attempt")  # pragma: no cover  (the loop always returns or raises)
