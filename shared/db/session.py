@@ -219,7 +219,8 @@ async def _one_trip(role: str, claims_json: str, statements: list[Statement], wo
         except psycopg.OperationalError as exc:
             # A connection the server dropped while idle (timeout, failover) never ran the script: retried once
             # on a new one. Only a commit whose answer was lost could run twice; an Idempotency-Key makes that
-            # retry a replay (the write scripts claim it first).
+            # retry a replay (the write scripts claim it first), and the worker's app.finish_turn knows its own
+            # settled reservation (migration 20261203000000).
             discard_connection()
             if attempt == 1:
                 raise UpstreamUnavailable("database unavailable") from exc

@@ -1,0 +1,92 @@
+"""A turn's finish is applied once, even when its answer is lost and ``shared.db`` sends the script again.
+
+``shared.db`` retries a script once when its connection drops (a stale connection, or one the network
+timeout dropped). A ``finish_turn`` that committed and whose answer was lost then ran again. Here the
+real worker runs a real turn, and the first ``finish_turn`` script commits on the real Postgres before
+its answer is "lost" (psycopg raises the error a dropped connection raises), so the real retry runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest.mock import patch
+
+import psycopg
+import pytest
+
+from tests.integration.worker.conftest import Tenant, sqs_event
+
+pytestmark = pytest.mark.integration
+Worker = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@contextmanager
+def answer_lost_once(marker: str) -> Iterator[list[bytes]]:
+    """The first script naming ``marker`` runs (and commits) on the server, then its answer is lost."""
+    real = psycopg.AsyncCursor.execute
+    lost: list[bytes] = []
+
+    async def execute(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        done = await real(self, query, params, **kwargs)
+        text = query if isinstance(query, bytes) else str(query).encode()
+        if not lost and marker.encode() in text:
+            lost.append(text)
+            await self.connection.close()  # the connection is gone, as a dropped one is
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return done
+
+    with patch.object(psycopg.AsyncCursor, "execute", execute):
+        yield lost
+
+
+def _replies(tenant: Tenant, conversation: uuid.UUID) -> list[dict[str, Any]]:
+    return tenant.query(
+        "select id from public.messages where conversation_id = %s and role = 'assistant'", conversation
+    )
+
+
+def _turn_whose_finish_answer_is_lost(tenant: Tenant, worker: Worker) -> tuple[uuid.UUID, bytes]:
+    """A lead's message answered by the worker, the answer to its committed finish_turn lost once; the script."""
+    conversation = tenant.conversation()
+    message = tenant.lead_says(conversation, "Oi, me chamo Ana")
+    with answer_lost_once("app.finish_turn") as lost:
+        assert worker(sqs_event((conversation, message))) == {"batchItemFailures": []}
+    assert len(lost) == 1  # the finish committed, then the retry sent the same script again
+    return conversation, lost[0]
+
+
+def test_given_a_finish_whose_answer_is_lost_when_it_is_sent_again_then_the_turn_is_applied_once(
+    tenant: Tenant, worker: Worker
+) -> None:
+    # given a lead's message / when the worker runs its turn and the answer to its committed finish is lost once
+    conversation, _ = _turn_whose_finish_answer_is_lost(tenant, worker)
+    # then one reply, one ledger row, and the conversation's cost counted once
+    assert len(_replies(tenant, conversation)) == 1
+    [usage] = tenant.query("select cost_usd from public.llm_usage where conversation_id = %s", conversation)
+    [row] = tenant.query("select cost_usd from public.conversations where id = %s", conversation)
+    assert row["cost_usd"] == usage["cost_usd"]
+    [reservation] = tenant.query(
+        "select status, settled_usd from public.budget_reservations where conversation_id = %s", conversation
+    )
+    assert (reservation["status"], reservation["settled_usd"]) == ("settled", usage["cost_usd"])
+
+
+def test_given_a_finished_turn_when_its_script_runs_again_then_it_answers_with_the_stored_reply(
+    tenant: Tenant, worker: Worker
+) -> None:
+    # given a turn finished once, and the exact script its finish sent
+    conversation, script = _turn_whose_finish_answer_is_lost(tenant, worker)
+    [reply] = _replies(tenant, conversation)
+    # when that script runs once more (a third time)
+    with psycopg.connect(tenant.url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(script)
+        while cur.description is None or cur.description[0].name != "result":
+            assert cur.nextset(), "the script returned no finish_turn result"
+        [answer] = cur.fetchone() or (None,)
+    # then it writes nothing and answers "replayed" with the reply stored the first time (the worker sends it)
+    assert answer == {"status": "replayed", "reply_id": str(reply["id"])}
+    assert len(tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation)) == 1
+    assert len(_replies(tenant, conversation)) == 1
