@@ -33,7 +33,7 @@ MAX_NAMES_PER_CALL = 10  # GetParameters' own limit
 # throughput (40 GetParameters a second per account and region) throttles them: five retries, paused
 # up to 0.1, 0.2, 0.4, 0.8 and 1.6 s (3.1 s at worst, about half that on average), inside Lambda's
 # 10 s init. A fleet that starts more containers than that at once needs SSM's higher throughput
-# setting (README, "Secrets").
+# setting (README, "Rotation").
 AT_COLD_START = Retry(attempts=6, base_seconds=0.1, cap_seconds=1.6)
 
 

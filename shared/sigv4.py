@@ -156,8 +156,7 @@ def post_json(
     """
     body = json.dumps(payload).encode()
     parts = urllib.parse.urlsplit(url)
-    attempts = retry.attempts
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, retry.attempts + 1):
         headers = sign(
             url,
             {"Content-Type": api.content_type, "X-Amz-Target": f"{api.target_prefix}.{operation}"},
@@ -171,14 +170,14 @@ def post_json(
             status, data = _post(parts, headers, body)
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, a bad answer
             _forget(parts)
-            if attempt < attempts:
+            if attempt < retry.attempts:
                 continue
             raise AwsCallError(0, type(exc).__name__) from exc
         if status < 300:
             answer: dict[str, Any] = json.loads(data) if data else {}
             return answer
         kind = _error_type(data)
-        if attempt < attempts and (status >= 500 or "Throttl" in kind):
+        if attempt < retry.attempts and (status >= 500 or "Throttl" in kind):
             time.sleep(retry.pause(attempt))
             continue
         raise AwsCallError(status, kind)

@@ -27,6 +27,11 @@ import threading
 import time
 from typing import Any
 
+import psycopg
+
+from shared.db import service_read
+from shared.errors import UpstreamUnavailable
+
 HUNG_AFTER_SECONDS = 20.0  # far beyond the bound under test; the kernel alone would retransmit for ~15 min
 LOCK_KEY = 4242
 
@@ -59,8 +64,7 @@ def _dark(on: bool) -> None:
 
 
 async def _outcome(call: Any) -> tuple[str, float]:
-    from shared.errors import UpstreamUnavailable
-
+    """How ``call`` ended (``answered``, ``unavailable`` or ``hung``) and after how many seconds."""
     began = time.monotonic()
     try:
         async with asyncio.timeout(HUNG_AFTER_SECONDS):
@@ -74,19 +78,12 @@ async def _outcome(call: Any) -> tuple[str, float]:
 
 
 async def _answered() -> bool:
-    from shared.db import service_read
-
-    try:
-        async with asyncio.timeout(HUNG_AFTER_SECONDS):
-            return await service_read("select 1 as one") == [{"one": 1}]
-    except Exception:
-        return False
+    outcome, _ = await _outcome(service_read("select 1"))
+    return outcome == "answered"
 
 
 def _darken_once_waiting(unix_url: str, done: threading.Event) -> None:
     """Once a backend waits for ``LOCK_KEY`` (the statement is at the server), go dark."""
-    import psycopg
-
     with psycopg.connect(unix_url, autocommit=True) as conn:
         deadline = time.monotonic() + HUNG_AFTER_SECONDS
         while time.monotonic() < deadline:
@@ -101,8 +98,6 @@ def _darken_once_waiting(unix_url: str, done: threading.Event) -> None:
 
 
 async def main(unix_url: str) -> dict[str, Any]:
-    from shared.db import service_read
-
     result: dict[str, Any] = {"first": await _answered()}
 
     # A statement sent while the network is dark: nothing we send is acknowledged.
@@ -113,8 +108,6 @@ async def main(unix_url: str) -> dict[str, Any]:
 
     # The server goes dark while it works on our statement (it waits for a lock another session holds):
     # what we sent was acknowledged, and nothing more arrives.
-    import psycopg
-
     with psycopg.connect(unix_url, autocommit=True) as holder:
         holder.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
         darkened = threading.Event()
@@ -128,8 +121,6 @@ async def main(unix_url: str) -> dict[str, Any]:
 
 
 def _run(unix_url: str) -> dict[str, Any]:
-    import psycopg
-
     info = psycopg.conninfo.conninfo_to_dict(unix_url)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     server = socket.create_server(("127.0.0.1", 0))
