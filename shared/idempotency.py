@@ -19,13 +19,13 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, LiteralString
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
 from shared import json_body
-from shared.db import Statement
+from shared.db import KeyedClaim, Statement
 from shared.db.errors import IDEMPOTENCY_HEADER as HEADER
 from shared.errors import AppError, IdempotentReplay, InvalidInput
 
@@ -65,11 +65,14 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 
 
 def claim_first(key: IdempotencyKey | None, *, scope: str | None = None) -> Statement:
-    """A write script's first statement: claim ``key``, or stop the script (``shared.db.errors`` says why)."""
-    return (
-        "select app.claim_idempotency_key_or_raise(%s, %s, %s)",
-        (key.key if key else None, key.request_hash if key else None, scope),
-    )
+    """A write script's first statement: claim ``key``, or stop the script (``shared.db.errors`` says why).
+
+    With a key, the script may be sent again after a lost answer (a ``KeyedClaim``); without one, once.
+    """
+    sql: LiteralString = "select app.claim_idempotency_key_or_raise(%s, %s, %s)"
+    if key is None:
+        return (sql, (None, None, scope))
+    return KeyedClaim((sql, (key.key, key.request_hash, scope)))
 
 
 def remembered(key: IdempotencyKey | None, *, scope: str | None = None) -> dict[str, Any]:

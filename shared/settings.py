@@ -138,6 +138,9 @@ class Settings(BaseModel):
     # probes during a statement) before the kernel drops it: a server or network gone dark fails the round
     # trip (then one reconnect) instead of holding the request until the function's own timeout.
     db_network_timeout_ms: int = Field(4000, ge=500, le=60_000)
+    # A connection quiet for longer is checked (``select 1``) before a write that must not run twice is sent
+    # on it: see shared.db.connection.get_connection. Below every silent-drop timeout on the way (NAT: 350 s).
+    db_idle_check_seconds: float = Field(30, ge=0, le=3600)
     db_statement_timeout_ms: int = Field(8000, ge=100, le=120_000)
 
     supabase_url: str = "http://127.0.0.1:54321"

@@ -112,6 +112,9 @@ def app_env(database_url: str, upstash: tuple[str, str], jwt_secret: str, aws: A
         # The bridge is a thread of this process: under the concurrency tests it can be slower than Upstash's 1 s
         # deadline, and a limit that fails open would flake a 429 test (test_upstash_outage sets 200 ms itself).
         "UPSTASH_TIMEOUT_MS": "10000",
+        # One connection serves the whole session, so a write after a quiet stretch of other tests would first
+        # check it (a `select 1`): the round-trip counts are of warm writes. test_lost_answers.py checks it.
+        "DB_IDLE_CHECK_SECONDS": "3600",
         "POWERTOOLS_SERVICE_NAME": "conversion-agents-test",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "ConversionAgentsTest",

@@ -1,6 +1,7 @@
 """Postgres access: one connection per container, every request in its own transaction."""
 
 from shared.db.session import (
+    KeyedClaim,
     Session,
     Statement,
     service_call,
@@ -13,6 +14,7 @@ from shared.db.session import (
 )
 
 __all__ = [
+    "KeyedClaim",
     "Session",
     "Statement",
     "service_call",

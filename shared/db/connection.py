@@ -7,6 +7,9 @@ transaction (settings are ``set_config(..., true)``, local to it).
 
 from __future__ import annotations
 
+import select
+import time
+import weakref
 from typing import Any
 
 import psycopg
@@ -33,7 +36,7 @@ async def _connect() -> psycopg.AsyncConnection[tuple[object, ...]]:
 
 
 async def _open(settings: Settings) -> psycopg.AsyncConnection[tuple[object, ...]]:
-    return await psycopg.AsyncConnection.connect(
+    conn = await psycopg.AsyncConnection.connect(
         settings.database_url.get_secret_value(),
         autocommit=True,
         prepare_threshold=None,
@@ -41,6 +44,8 @@ async def _open(settings: Settings) -> psycopg.AsyncConnection[tuple[object, ...
         application_name=settings.service_name,
         **dead_peer_detection(settings.db_network_timeout_ms),
     )
+    answered(conn)
+    return conn
 
 
 def dead_peer_detection(timeout_ms: int) -> dict[str, Any]:
@@ -70,13 +75,53 @@ def _is_auth_failure(exc: psycopg.OperationalError) -> bool:
 _connection: PerLoop[psycopg.AsyncConnection[tuple[object, ...]]] = PerLoop(_connect)
 
 
-async def get_connection() -> psycopg.AsyncConnection[tuple[object, ...]]:
-    """Return the live connection, reconnecting if the last one was closed or broke."""
+# When each connection last answered (wall clock: a frozen Lambda's idle time counts), for ``get_connection``.
+_ANSWERED: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
+
+def answered(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Note that ``conn`` just completed a round trip: it was alive now."""
+    _ANSWERED[conn] = time.time()
+
+
+async def get_connection(*, verified: bool = False) -> psycopg.AsyncConnection[tuple[object, ...]]:
+    """The live connection, reconnecting if the last one was closed, broke, or was ended by the server.
+
+    A server (or pooler) that ends an idle connection says so before it closes the socket, so an idle
+    connection with something to read is dropped here, before anything is sent on it (one poll,
+    no round trip). ``verified``: the caller is about to send something that must not run twice (a write
+    without an Idempotency-Key), and a connection quiet for longer than ``DB_IDLE_CHECK_SECONDS`` may have
+    died silently (a NAT mapping expired while the container was frozen): it is checked with a
+    ``select 1`` first, and replaced if that fails, so the write is sent on a connection known to be alive.
+    """
     conn = await _connection.get()
-    if conn.closed or conn.broken:
-        _connection.forget()
-        conn = await _connection.get()
+    if conn.closed or conn.broken or _ended_by_server(conn):
+        conn = await _replace(conn)
+    elif verified and time.time() - _ANSWERED.get(conn, 0.0) > get_settings().db_idle_check_seconds:
+        try:
+            await conn.execute("select 1")
+            answered(conn)
+        except psycopg.OperationalError:
+            conn = await _replace(conn)
     return conn
+
+
+def _ended_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection has anything to read: a server's goodbye (an error, then end of stream).
+
+    Between round trips nothing else arrives on our connections (no LISTEN, no statements left running).
+    """
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
+    return bool(readable)
+
+
+async def _replace(dead: psycopg.AsyncConnection[Any]) -> psycopg.AsyncConnection[tuple[object, ...]]:
+    _connection.forget()
+    dead.pgconn.finish()  # its socket, now: nothing more is read from or sent on it
+    return await _connection.get()
 
 
 def discard_connection() -> None:

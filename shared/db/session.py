@@ -18,7 +18,7 @@ from psycopg import pq
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 
-from shared.db.connection import discard_connection, get_connection
+from shared.db.connection import answered, discard_connection, get_connection
 from shared.db.errors import translate
 from shared.errors import AppError, UpstreamUnavailable
 from shared.settings import get_settings
@@ -38,6 +38,10 @@ _OPENINGS_SIZE = 256
 # The JSON text of claims objects already seen, by their id (see ``_claims_json``); bounded like the openings.
 _CLAIMS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
 _BINDER: tuple[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] | None = None
+OUTCOME_UNKNOWN = (
+    "database connection lost while the change was sent: it may or may not have been applied;"
+    " retry with an Idempotency-Key to apply it once"
+)
 
 
 # ``json`` and ``jsonb`` values arrive as Postgres' UTF-8 text of one JSON document, with no surrounding
@@ -60,6 +64,17 @@ set_json_loads(_json_loads)
 
 Params = Mapping[str, Any] | tuple[Any, ...]
 Statement = tuple[LiteralString, Params]
+
+
+class KeyedClaim(tuple[LiteralString, Params]):
+    """A write script's first statement when it claims a client's Idempotency-Key (``shared.idempotency``).
+
+    A script that starts with one may run twice: the second run finds the key claimed and replays the
+    first one's answer. ``user_write`` and ``service_write`` send it again after a lost answer; a
+    script without one is sent once (see ``_one_trip``).
+    """
+
+    __slots__ = ()
 
 
 class Session:
@@ -109,6 +124,7 @@ class Session:
             try:
                 async with self._conn.cursor(row_factory=dict_row) as cur:
                     await cur.execute(script.encode())
+                    answered(self._conn)
                     self._opening = None
                     cur.nextset()  # past BEGIN
                     cur.nextset()  # past set_config
@@ -152,15 +168,18 @@ async def user_write(claims: Mapping[str, Any], *statements: Statement) -> list[
     """Run ``statements`` in order as the caller, in one transaction and one round trip; the last one's rows.
 
     For writes: an Idempotency-Key claim, the write and its remembered response travel as one script.
-    A statement that raises stops the script, and the transaction rolls back.
+    A statement that raises stops the script, and the transaction rolls back. Sent at most once unless
+    it starts with a ``KeyedClaim``: when its answer is lost, 503 ``outcome unknown``.
     """
-    return await _one_trip("authenticated", _claims_json(claims), list(statements))
+    return await _one_trip("authenticated", _claims_json(claims), list(statements), replayable=_keyed(statements))
 
 
 async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
     """One statement as ``service_role`` in its own transaction, in a single round trip; its first row.
 
-    For the worker's hot path (``app.begin_turn`` / ``app.finish_turn``) and service-path reads.
+    For the worker's hot path (``app.begin_turn`` / ``app.finish_turn``) and service-path reads. Sent again
+    after a lost answer: every caller's statement is a read or safe to run twice, as the workers' must be
+    anyway (SQS delivers at least once; ``app.finish_turn`` recognises its own settled reservation).
     """
     rows = await _one_trip("service_role", _SERVICE_CLAIMS, [(sql, params)])
     return rows[0] if rows else None
@@ -168,12 +187,16 @@ async def service_call(sql: LiteralString, params: Params = ()) -> Row | None:
 
 async def service_write(*statements: Statement) -> list[Row]:
     """``user_write`` as ``service_role`` (RLS bypassed): the widget and webhooks, scoped by what they proved."""
-    return await _one_trip("service_role", _SERVICE_CLAIMS, list(statements))
+    return await _one_trip("service_role", _SERVICE_CLAIMS, list(statements), replayable=_keyed(statements))
 
 
 async def service_read(sql: LiteralString, params: Params = ()) -> list[Row]:
     """Every row of one statement as ``service_role``, in a single round trip (the turn's knowledge lookups)."""
     return await _one_trip("service_role", _SERVICE_CLAIMS, [(sql, params)])
+
+
+def _keyed(statements: tuple[Statement, ...]) -> bool:
+    return bool(statements) and isinstance(statements[0], KeyedClaim)
 
 
 def _claims_json(claims: Mapping[str, Any]) -> str:
@@ -193,10 +216,19 @@ def _claims_json(claims: Mapping[str, Any]) -> str:
     return text
 
 
-async def _one_trip(role: str, claims_json: str, statements: list[Statement], work_mem: str | None = None) -> list[Row]:
-    """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding."""
+async def _one_trip(
+    role: str, claims_json: str, statements: list[Statement], work_mem: str | None = None, *, replayable: bool = True
+) -> list[Row]:
+    """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding.
+
+    A connection that fails during the round trip is replaced. The script is then sent again, once, if
+    ``replayable`` (a read; a write whose second run replays the first). Otherwise its commit may or may
+    not have happened, and sending it again could apply it twice: the caller gets 503 saying so, and
+    retries with an Idempotency-Key. What was sent on a connection already known to be dead never
+    reached the server; ``get_connection(verified=True)`` makes that the common case.
+    """
     for attempt in range(2):
-        conn = await get_connection()
+        conn = await get_connection(verified=not replayable)
         cursor = _binder(conn)
         script = "; ".join(
             [
@@ -210,6 +242,7 @@ async def _one_trip(role: str, claims_json: str, statements: list[Statement], wo
                 await cur.execute(script.encode())
                 for _ in range(1 + len(statements)):
                     cur.nextset()  # past BEGIN, set_config and all but the last statement
+                answered(conn)
                 result = cur.pgresult  # its status, not ``description``, which builds every column's object
                 if result is None or result.status != pq.ExecStatus.TUPLES_OK:
                     return []
@@ -217,11 +250,11 @@ async def _one_trip(role: str, claims_json: str, statements: list[Statement], wo
                 rows.row_factory = dict_row  # dicts for the last result only
                 return await rows.fetchall()
         except psycopg.OperationalError as exc:
-            # A connection the server dropped while idle (timeout, failover) never ran the script: retried once
-            # on a new one. Only a commit whose answer was lost could run twice; an Idempotency-Key makes that
-            # retry a replay (the write scripts claim it first), and the worker's app.finish_turn knows its own
-            # settled reservation (migration 20261203000000).
+            # A connection the server dropped while idle (timeout, failover) never ran the script; one that
+            # dropped during the round trip may have committed it, and only a replayable script is sent again.
             discard_connection()
+            if not replayable:
+                raise UpstreamUnavailable(OUTCOME_UNKNOWN) from exc
             if attempt == 1:
                 raise UpstreamUnavailable("database unavailable") from exc
         except psycopg.Error as exc:
