@@ -1,9 +1,10 @@
-"""A turn's finish is applied once, even when its answer is lost and ``shared.db`` sends the script again.
+"""A turn's begin and finish are applied once, even when an answer is lost and ``shared.db`` sends the script again.
 
-``shared.db`` retries a script once when its connection drops (a stale connection, or one the network
-timeout dropped). A ``finish_turn`` that committed and whose answer was lost then ran again. Here the
-real worker runs a real turn, and the first ``finish_turn`` script commits on the real Postgres before
-its answer is "lost" (psycopg raises the error a dropped connection raises), so the real retry runs.
+``shared.db`` sends a worker's script again, once, when its connection drops (a stale connection, or one
+the network timeout dropped). A ``finish_turn`` that committed and whose answer was lost then ran again;
+a ``begin_turn`` left its first reservation held until it expired. Here the real worker runs a real
+turn, and the first such script commits on the real Postgres before its answer is "lost" (psycopg
+raises the error a dropped connection raises), so the real retry runs.
 """
 
 from __future__ import annotations
@@ -90,3 +91,31 @@ def test_given_a_finished_turn_when_its_script_runs_again_then_it_answers_with_t
     assert answer == {"status": "replayed", "reply_id": str(reply["id"])}
     assert len(tenant.query("select 1 from public.llm_usage where conversation_id = %s", conversation)) == 1
     assert len(_replies(tenant, conversation)) == 1
+
+
+def test_given_a_begin_whose_answer_is_lost_when_it_is_sent_again_then_no_reservation_is_left_held(
+    tenant: Tenant, worker: Worker
+) -> None:
+    # given a lead's message
+    conversation = tenant.conversation()
+    message = tenant.lead_says(conversation, "Oi, me chamo Bia")
+    # when the worker runs its turn and the answer to its committed begin_turn is lost once
+    with answer_lost_once("app.begin_turn") as lost:
+        assert worker(sqs_event((conversation, message))) == {"batchItemFailures": []}
+    assert len(lost) == 1  # the begin committed (and reserved), then the retry sent it again
+    # then the turn is answered once, charged once
+    assert len(_replies(tenant, conversation)) == 1
+    [usage] = tenant.query("select cost_usd from public.llm_usage where conversation_id = %s", conversation)
+    # and the first begin's reservation was released by the second, which the finish settled: none is held
+    reservations = tenant.query(
+        "select status, settled_usd from public.budget_reservations where conversation_id = %s order by created_at",
+        conversation,
+    )
+    assert [(r["status"], r["settled_usd"]) for r in reservations] == [
+        ("released", None),
+        ("settled", usage["cost_usd"]),
+    ]
+    [budget] = tenant.query(
+        "select reserved_usd from public.budgets where organization_id = %s and agent_id is null", tenant.org
+    )
+    assert budget["reserved_usd"] == 0
