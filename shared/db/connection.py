@@ -112,10 +112,11 @@ def _ended_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
     Between round trips nothing else arrives on our connections (no LISTEN, no statements left running).
     """
     try:
-        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    except (OSError, ValueError, psycopg.OperationalError):
+        poller = select.poll()  # not select(): no FD_SETSIZE limit on the descriptor's number
+        poller.register(conn.pgconn.socket, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, psycopg.OperationalError):
         return True
-    return bool(readable)
 
 
 async def _replace(dead: psycopg.AsyncConnection[Any]) -> psycopg.AsyncConnection[tuple[object, ...]]:

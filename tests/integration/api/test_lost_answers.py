@@ -9,11 +9,14 @@ a connection exactly before a query reaches the server, or after the server answ
 
 from __future__ import annotations
 
+import os
+import resource
 import select
 import time
 import types
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -222,3 +225,33 @@ def test_given_the_server_ended_the_idle_connection_when_a_keyless_write_comes_t
     # then it went on a new connection and was applied once
     assert created.status == 201, created.body
     assert agents_named(database_url, conversation, "Depois do fim") == 1
+
+
+@contextmanager
+def descriptors_taken() -> Iterator[None]:
+    """Every free descriptor up to 1100 in use, so the next socket is numbered past select()'s FD_SETSIZE (1024)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"needs 1200 open files (RLIMIT_NOFILE is {soft})")
+    taken = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        yield
+    finally:
+        for fd in taken:
+            os.close(fd)
+
+
+def test_given_a_connection_numbered_past_1024_when_requests_follow_then_it_is_kept(
+    api: LambdaApi, conversation: dict[str, Any]
+) -> None:
+    # given the functions' connection opened on a descriptor numbered past 1024 (a busy local runtime)
+    run(connection.close_connection())
+    with descriptors_taken():
+        warm(api, conversation)
+        first = run(connection.get_connection())
+        assert first.pgconn.socket > 1024
+        # when more requests come / then the idle check keeps it (it does not take it for one the server ended)
+        warm(api, conversation)
+        assert create_agent(api, conversation, "Descritor alto").status == 201
+        assert run(connection.get_connection()) is first
+        run(connection.close_connection())
