@@ -128,6 +128,17 @@ class UpstreamUnavailable(AppError):
     title = "Upstream unavailable"
 
 
+class OutcomeUnknown(UpstreamUnavailable):
+    """The connection was lost after a write was sent: it may or may not have been applied.
+
+    Its own ``type``, so a client can tell it from a failure that changed nothing: retrying it
+    without an Idempotency-Key may apply the change twice.
+    """
+
+    code = "outcome-unknown"
+    title = "Outcome unknown"
+
+
 class IdempotentReplay(Exception):
     """Not a failure: a repeated Idempotency-Key whose first response is sent again, as stored."""
 

@@ -20,7 +20,7 @@ from psycopg.types.json import set_json_loads
 
 from shared.db.connection import answered, discard_connection, get_connection
 from shared.db.errors import translate
-from shared.errors import AppError, UpstreamUnavailable
+from shared.errors import AppError, OutcomeUnknown, UpstreamUnavailable
 from shared.settings import get_settings
 
 Row = dict[str, Any]
@@ -169,7 +169,7 @@ async def user_write(claims: Mapping[str, Any], *statements: Statement) -> list[
 
     For writes: an Idempotency-Key claim, the write and its remembered response travel as one script.
     A statement that raises stops the script, and the transaction rolls back. Sent at most once unless
-    it starts with a ``KeyedClaim``: when its answer is lost, 503 ``outcome unknown``.
+    it starts with a ``KeyedClaim``: when its answer is lost, ``OutcomeUnknown`` (503).
     """
     return await _one_trip("authenticated", _claims_json(claims), list(statements), replayable=_keyed(statements))
 
@@ -254,7 +254,7 @@ async def _one_trip(
             # dropped during the round trip may have committed it, and only a replayable script is sent again.
             discard_connection()
             if not replayable:
-                raise UpstreamUnavailable(OUTCOME_UNKNOWN) from exc
+                raise OutcomeUnknown(OUTCOME_UNKNOWN) from exc
             if attempt == 1:
                 raise UpstreamUnavailable("database unavailable") from exc
         except psycopg.Error as exc:

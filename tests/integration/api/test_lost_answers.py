@@ -107,6 +107,7 @@ def test_given_a_keyless_write_whose_answer_is_lost_then_503_outcome_unknown_and
     # then the client hears that the change may have been applied, with a way to apply it once
     assert lost.status == 503, lost.body
     assert lost.content_type.startswith("application/problem+json")
+    assert lost.json()["type"].endswith("outcome-unknown")  # not the "nothing changed" 503
     assert "may or may not have been applied" in lost.json()["detail"]
     assert "Idempotency-Key" in lost.json()["detail"]
     # and it was applied once: the script committed, and was not sent a second time

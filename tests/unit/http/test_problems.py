@@ -20,6 +20,7 @@ from shared.errors import (
     InvalidInput,
     MalformedRequest,
     NotFound,
+    OutcomeUnknown,
     RateLimited,
     Unauthorized,
     UpstreamUnavailable,
@@ -43,6 +44,7 @@ ERROR_CASES: list[tuple[AppError, int, str]] = [
     (BudgetExceeded("monthly budget spent"), 402, "budget-exceeded"),
     (RateLimited("slow down", retry_after=17), 429, "rate-limited"),
     (UpstreamUnavailable("database timeout"), 503, "upstream-unavailable"),
+    (OutcomeUnknown("connection lost after the write was sent"), 503, "outcome-unknown"),
 ]
 
 
