@@ -39,8 +39,8 @@ _OPENINGS_SIZE = 256
 _CLAIMS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
 _BINDER: tuple[psycopg.AsyncConnection[Any], psycopg.AsyncClientCursor[Any]] | None = None
 OUTCOME_UNKNOWN = (
-    "database connection lost while the change was sent: it may or may not have been applied;"
-    " retry with an Idempotency-Key to apply it once"
+    "database connection lost while the change was sent: it may or may not have been applied; read it back"
+    " before retrying (where the route takes an Idempotency-Key, a retry with one is applied once)"
 )
 
 
