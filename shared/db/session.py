@@ -310,6 +310,9 @@ async def _transaction(role: str, claims_json: str) -> AsyncIterator[Session]:
             return  # no statement ran: there is no transaction to commit
         try:
             await conn.execute("commit")
+        except psycopg.OperationalError as exc:
+            discard_connection()  # the commit was sent: whether the server applied it cannot be known here
+            raise OutcomeUnknown(OUTCOME_UNKNOWN) from exc
         except psycopg.Error as exc:
             await _rollback(conn)
             raise translate(exc) from exc

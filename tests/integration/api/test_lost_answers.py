@@ -52,7 +52,12 @@ def conversation(api: LambdaApi, make_org: Callable[[], dict[str, Any]], databas
         "POST", f"/organizations/{org['id']}/conversations", token=org["editor"].token, body={"agent_id": str(row[0])}
     )
     assert started.status == 201, started.body
-    return {"id": started.json()["id"], "token": org["editor"].token, "organization_id": org["id"]}
+    return {
+        "id": started.json()["id"],
+        "token": org["editor"].token,
+        "owner_token": org["owner"].token,
+        "organization_id": org["id"],
+    }
 
 
 @pytest.fixture
@@ -256,3 +261,32 @@ def test_given_a_connection_numbered_past_1024_when_requests_follow_then_it_is_k
         assert create_agent(api, conversation, "Descritor alto").status == 201
         assert run(connection.get_connection()) is first
         run(connection.close_connection())
+
+
+def test_given_a_transaction_whose_commit_answer_is_lost_then_503_outcome_unknown_and_applied_once(
+    api: LambdaApi, conversation: dict[str, Any], link: LossyLink, database_url: str
+) -> None:
+    # given a write that runs as a transaction (its statement, then a `commit` of its own), and the network
+    # losing the commit's answer
+    warm(api, conversation)
+    link.lose_next_answer(containing=b"commit")
+    # when an owner connects a CRM
+    body = {
+        "kind": "pipedrive",
+        "name": "Funil perdido",
+        "credentials": {"api_token": "t" * 40, "webhook_username": "ca", "webhook_password": "p" * 24},
+    }
+    path = f"/organizations/{conversation['organization_id']}/integrations"
+    lost = api.call("POST", path, token=conversation["owner_token"], body=body)
+    # then the client hears the outcome is unknown, not that nothing changed
+    assert lost.status == 503, lost.body
+    assert lost.json()["type"].endswith("outcome-unknown")
+    assert link.fired == ["lose_next_answer"]
+    # and the commit did happen, once
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select count(*) from public.integrations where organization_id = %s and name = 'Funil perdido'",
+            (conversation["organization_id"],),
+        ).fetchone()
+    assert row is not None
+    assert row[0] == 1
