@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 
 from shared.db import connection
 from shared.settings import get_settings
+from tests.integration.api.test_idempotency import count
 from tests.support.aio import run
 from tests.support.api import LambdaApi, LambdaResponse
 from tests.support.lossy_link import LossyLink, lossy_link
@@ -170,12 +171,8 @@ def create_agent(api: LambdaApi, conversation: dict[str, Any], name: str) -> Lam
 
 
 def agents_named(database_url: str, conversation: dict[str, Any], name: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "select count(*) from public.agents where organization_id = %s and name = %s",
-            (conversation["organization_id"], name),
-        ).fetchone()
-    return int(row[0]) if row else 0
+    sql = "select count(*) from public.agents where organization_id = %s and name = %s"
+    return count(database_url, sql, conversation["organization_id"], name)
 
 
 def test_given_a_connection_quiet_past_the_idle_check_when_a_keyless_write_comes_then_it_is_checked_first(
@@ -283,10 +280,5 @@ def test_given_a_transaction_whose_commit_answer_is_lost_then_503_outcome_unknow
     assert lost.json()["type"].endswith("outcome-unknown")
     assert link.fired == ["lose_next_answer"]
     # and the commit did happen, once
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "select count(*) from public.integrations where organization_id = %s and name = 'Funil perdido'",
-            (conversation["organization_id"],),
-        ).fetchone()
-    assert row is not None
-    assert row[0] == 1
+    sql = "select count(*) from public.integrations where organization_id = %s and name = 'Funil perdido'"
+    assert count(database_url, sql, conversation["organization_id"]) == 1
