@@ -21,6 +21,7 @@ from psycopg.types.json import set_json_loads
 from shared.db.connection import answered, discard_connection, get_connection
 from shared.db.errors import translate
 from shared.errors import AppError, OutcomeUnknown, UpstreamUnavailable
+from shared.observability import logger, metrics
 from shared.settings import get_settings
 
 Row = dict[str, Any]
@@ -254,13 +255,20 @@ async def _one_trip(
             # dropped during the round trip may have committed it, and only a replayable script is sent again.
             discard_connection()
             if not replayable:
-                raise OutcomeUnknown(OUTCOME_UNKNOWN) from exc
+                raise _outcome_unknown() from exc
             if attempt == 1:
                 raise UpstreamUnavailable("database unavailable") from exc
         except psycopg.Error as exc:
             await _rollback(conn)
             raise translate(exc) from exc
     raise AppError("unreachable")  # pragma: no cover
+
+
+def _outcome_unknown() -> OutcomeUnknown:
+    """The error for a write whose connection was lost after it was sent; counted, so operators see how often."""
+    logger.warning("database connection lost after a write was sent: outcome unknown")
+    metrics.add_metric(name="WriteOutcomeUnknown", unit="Count", value=1)
+    return OutcomeUnknown(OUTCOME_UNKNOWN)
 
 
 def _binder(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncClientCursor[Any]:
@@ -312,7 +320,7 @@ async def _transaction(role: str, claims_json: str) -> AsyncIterator[Session]:
             await conn.execute("commit")
         except psycopg.OperationalError as exc:
             discard_connection()  # the commit was sent: whether the server applied it cannot be known here
-            raise OutcomeUnknown(OUTCOME_UNKNOWN) from exc
+            raise _outcome_unknown() from exc
         except psycopg.Error as exc:
             await _rollback(conn)
             raise translate(exc) from exc

@@ -103,7 +103,7 @@ def warm(api: LambdaApi, conversation: dict[str, Any]) -> None:
 
 
 def test_given_a_keyless_write_whose_answer_is_lost_then_503_outcome_unknown_and_applied_once(
-    api: LambdaApi, conversation: dict[str, Any], link: LossyLink, database_url: str
+    api: LambdaApi, conversation: dict[str, Any], link: LossyLink, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # given a warm connection, and the network losing the answer to the next query
     warm(api, conversation)
@@ -116,6 +116,7 @@ def test_given_a_keyless_write_whose_answer_is_lost_then_503_outcome_unknown_and
     assert lost.json()["type"].endswith("outcome-unknown")  # not the "nothing changed" 503
     assert "may or may not have been applied" in lost.json()["detail"]
     assert "Idempotency-Key" in lost.json()["detail"]
+    assert '"WriteOutcomeUnknown":[1.0]' in capsys.readouterr().out  # a metric, so operators see how often
     # and it was applied once: the script committed, and was not sent a second time
     assert link.fired == ["lose_next_answer"]
     assert len(stored(database_url, conversation, "sem chave")) == 1
