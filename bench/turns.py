@@ -18,15 +18,16 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from unittest import mock
 
 import psycopg
 
+T = TypeVar("T")
 AGENT_CONFIG = {
     "persona": "Bench SDR",
     "goal": "qualify",
@@ -206,7 +207,7 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
     from bench.proxy import MOCK_MODEL, proxy_samples
     from functions.workers.turn_worker import handler as worker
     from local_runtime.lambda_context import LocalLambdaContext
-    from shared.runtime import run
+    from shared.runtime import container_loop, run
 
     org, agent = _tenant(database_url)
     messages = [{"role": "user", "content": "Oi, meu nome é Ana"}]
@@ -245,6 +246,7 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
             worker.handler(next(events), context)
             marks.append(("handler returned", time.perf_counter(), time.process_time()))
             traced.append(list(marks))
+    _retire(container_loop())  # the worker's container loop: its clients and LiteLLM's logging worker
     return {
         "samples": samples,
         "cpu": cpu,
@@ -359,8 +361,7 @@ def budget_under_load(database_url: str, concurrent: int = 50, covers: Decimal =
     org, agent = _tenant(database_url)
     events = queued_messages(database_url, org, agent, concurrent + 1)
     ids = [uuid.UUID(json.loads(e["Records"][0]["body"])["message_id"]) for e in events]
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(run_turn(ids[0]))  # one turn to learn what a reservation costs
+    _on_a_loop_of_its_own(run_turn(ids[0]))  # one turn to learn what a reservation costs
     with psycopg.connect(database_url, autocommit=True) as conn:
         reserved = conn.execute(
             "select amount_usd from public.budget_reservations where organization_id = %s", (org,)
@@ -373,7 +374,7 @@ def budget_under_load(database_url: str, concurrent: int = 50, covers: Decimal =
         )
 
     def turn(message_id: uuid.UUID) -> str:  # its own loop, so its own connection: a container of its own
-        return asyncio.new_event_loop().run_until_complete(run_turn(message_id)).status
+        return _on_a_loop_of_its_own(run_turn(message_id)).status
 
     with ThreadPoolExecutor(max_workers=concurrent) as pool:
         statuses = list(pool.map(turn, ids[1:]))
@@ -386,6 +387,33 @@ def budget_under_load(database_url: str, concurrent: int = 50, covers: Decimal =
         f" | answered {statuses.count('ok')}, refused {statuses.count('refused')} | spent {spent} USD,"
         f" still reserved {held} | spent <= budget: {'yes' if spent <= limit else 'NO'} |"
     )
+
+
+def _on_a_loop_of_its_own(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on a new loop (a container of its own), then close that loop's clients and what is left on
+    it (LiteLLM's logging worker), so no task is destroyed pending and no connection is left open at exit."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        _retire(loop)
+
+
+def _retire(loop: asyncio.AbstractEventLoop) -> None:
+    """Close ``loop``'s clients, cancel what is left on it, and close it (as ``asyncio.run`` ends)."""
+    from shared.lifecycle import close_clients
+
+    loop.run_until_complete(close_clients())
+    loop.run_until_complete(_cancel_the_rest())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 if __name__ == "__main__":
