@@ -167,7 +167,7 @@ async def _budget_exhausted(
     if decision.action == "fallback" and decision.alias in coefficients:
         amount = estimate.reservation_usd(ctx.prompt_chars, coefficients[decision.alias])
         row = await service_call(
-            "select app.reserve_budget(%s, %s, %s, %s, %s) as id",
+            "select app.reserve_turn_budget(%s, %s, %s, %s, %s) as id",
             (ctx.organization_id, ctx.conversation.agent_id, ctx.conversation_id, decision.alias, amount),
         )
         if row and row["id"]:

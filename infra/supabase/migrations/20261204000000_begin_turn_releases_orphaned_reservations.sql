@@ -6,11 +6,30 @@
 -- much of the organization's budget, and the conversation's, for nothing: near a limit, other turns were
 -- refused meanwhile. A conversation's turns never overlap (turns and follow-ups share its FIFO group, and
 -- the turn queue's visibility timeout is six times the worker's timeout), so a reservation a conversation
--- still holds when its next begin runs is an orphan: begin_turn releases it before reserving.
--- The partial index keeps that lookup to the conversation's held reservations (at most one, normally none).
+-- still holds when its next begin runs is an orphan: it is released before the turn reserves.
+-- app.reserve_turn_budget is that rule, for begin_turn and for the worker's fallback alias (reserved when
+-- begin_turn's alias did not fit). The partial index keeps the lookup to the conversation's held
+-- reservations (at most one, normally none).
 
 create index budget_reservations_held_by_conversation_idx
     on public.budget_reservations (conversation_id) where status = 'reserved';
+
+create function app.reserve_turn_budget(
+    p_organization_id uuid, p_agent_id uuid, p_conversation_id uuid, p_alias text, p_amount numeric
+) returns uuid
+language plpgsql set search_path = '' as $$
+begin
+    -- A reservation this conversation still holds is an orphan (this reserve sent again after a lost answer,
+    -- or a delivery that died): released now, so it holds no budget until it expires.
+    perform app.settle_budget(r.id, null)
+    from public.budget_reservations r
+    where r.conversation_id = p_conversation_id and r.status = 'reserved';
+    return app.reserve_budget(p_organization_id, p_agent_id, p_conversation_id, p_alias, p_amount);
+end
+$$;
+
+revoke all on function app.reserve_turn_budget(uuid, uuid, uuid, text, numeric) from public;
+grant execute on function app.reserve_turn_budget(uuid, uuid, uuid, text, numeric) to service_role;
 
 create or replace function app.begin_turn(
     p_message_id uuid, p_history_limit integer, p_default_alias text, p_coefficients jsonb
@@ -86,15 +105,11 @@ begin
 
     v_chars := v_chars + length(v_config::text) + coalesce(length(v_earlier), 0);
     v_alias := coalesce(v_config ->> 'model', p_default_alias);
-    -- A reservation this conversation still holds is an orphan (this begin sent again after a lost answer,
-    -- or a delivery that died): released now, so it holds no budget until it expires.
-    perform app.settle_budget(r.id, null)
-    from public.budget_reservations r
-    where r.conversation_id = v_conv.id and r.status = 'reserved';
     if p_coefficients -> v_alias is not null then
         v_estimate := round(v_chars * (p_coefficients -> v_alias ->> 'per_char')::numeric
                             + (p_coefficients -> v_alias ->> 'fixed')::numeric, 6);
-        v_reservation := app.reserve_budget(v_conv.organization_id, v_conv.agent_id, v_conv.id, v_alias, v_estimate);
+        v_reservation := app.reserve_turn_budget(v_conv.organization_id, v_conv.agent_id, v_conv.id, v_alias,
+                                                 v_estimate);
     end if;
     -- The ephemeral typing event, on the conversation's private channel, from the database (Supabase's
     -- realtime.send): it reaches subscribers when this transaction commits, before the model is called,

@@ -126,3 +126,37 @@ def worker(app_env: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]
         return dict(module.handler(event, FakeLambdaContext("turnWorker")))
 
     return _invoke
+
+
+def agent_with(tenant: Tenant, **config: Any) -> uuid.UUID:
+    """Another agent of the tenant, whose version 1 is ``config`` over the worker tier's."""
+    agent = uuid.uuid4()
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        conn.execute("insert into public.agents (id, organization_id, name) values (%s, %s, 'B')", (agent, tenant.org))
+        conn.execute(
+            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
+            (tenant.org, agent, json.dumps({**AGENT_CONFIG, **config})),
+        )
+    return agent
+
+
+def conversation_with(tenant: Tenant, agent: uuid.UUID, channel: str = "web", window_open: bool = True) -> uuid.UUID:
+    """A conversation with ``agent`` on ``channel`` (a WhatsApp one with its 24-hour window open or not)."""
+    with psycopg.connect(tenant.url, autocommit=True) as conn:
+        [lead] = (
+            conn.execute(
+                "insert into public.leads (organization_id, phone) values (%s, %s) returning id",
+                (tenant.org, "+55119" + str(uuid.uuid4().int)[:8]),
+            ).fetchone()
+            or ()
+        )
+        [conversation] = (
+            conn.execute(
+                "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel,"
+                " window_expires_at) values (%s, %s, 1, %s, %s, case when %s then now() + interval '1 hour' end)"
+                " returning id",
+                (tenant.org, agent, lead, channel, window_open),
+            ).fetchone()
+            or ()
+        )
+    return uuid.UUID(str(conversation))

@@ -18,7 +18,7 @@ from unittest.mock import patch
 import psycopg
 import pytest
 
-from tests.integration.worker.conftest import Tenant, sqs_event
+from tests.integration.worker.conftest import Tenant, agent_with, conversation_with, sqs_event
 
 pytestmark = pytest.mark.integration
 Worker = Callable[[dict[str, Any]], dict[str, Any]]
@@ -115,6 +115,32 @@ def test_given_a_begin_whose_answer_is_lost_when_it_is_sent_again_then_no_reserv
         ("released", None),
         ("settled", usage["cost_usd"]),
     ]
+    [budget] = tenant.query(
+        "select reserved_usd from public.budgets where organization_id = %s and agent_id is null", tenant.org
+    )
+    assert budget["reserved_usd"] == 0
+
+
+def test_given_a_fallback_reserve_whose_answer_is_lost_when_it_is_sent_again_then_no_reservation_is_left_held(
+    tenant: Tenant, worker: Worker
+) -> None:
+    # given an agent on "smart" that falls back to "economy", and a budget that fits only economy
+    agent = agent_with(tenant, model="smart", fallback_model="economy", on_budget_exhausted="fallback")
+    tenant.set_budget("0.001")
+    conversation = conversation_with(tenant, agent)
+    message = tenant.lead_says(conversation, "Oi, me chamo Caio")
+    # when the worker reserves for the fallback and the answer to that committed reserve is lost once
+    with answer_lost_once("app.reserve_turn_budget") as lost:
+        assert worker(sqs_event((conversation, message))) == {"batchItemFailures": []}
+    assert len(lost) == 1
+    # then the fallback answered, and the first reserve's reservation was released by the second
+    [usage] = tenant.query("select alias, cost_usd from public.llm_usage where conversation_id = %s", conversation)
+    assert usage["alias"] == "economy"
+    reservations = tenant.query(
+        "select alias, status from public.budget_reservations where conversation_id = %s order by created_at",
+        conversation,
+    )
+    assert [(r["alias"], r["status"]) for r in reservations] == [("economy", "released"), ("economy", "settled")]
     [budget] = tenant.query(
         "select reserved_usd from public.budgets where organization_id = %s and agent_id is null", tenant.org
     )

@@ -3,8 +3,6 @@ undeliverable reply, and the cost of a turn in database round trips."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,52 +10,19 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.worker.conftest import AGENT_CONFIG, Tenant, sqs_event
+from tests.integration.worker.conftest import Tenant, agent_with, conversation_with, sqs_event
 
 pytestmark = pytest.mark.integration
 Worker = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def _agent(tenant: Tenant, **config: Any) -> uuid.UUID:
-    """A second agent of the tenant with ``config`` over the worker tier's, and a conversation with it."""
-    agent = uuid.uuid4()
-    with psycopg.connect(tenant.url, autocommit=True) as conn:
-        conn.execute("insert into public.agents (id, organization_id, name) values (%s, %s, 'B')", (agent, tenant.org))
-        conn.execute(
-            "insert into public.agent_versions (organization_id, agent_id, version, config) values (%s, %s, 1, %s)",
-            (tenant.org, agent, json.dumps({**AGENT_CONFIG, **config})),
-        )
-    return agent
-
-
-def _conversation(tenant: Tenant, agent: uuid.UUID, channel: str = "web", window_open: bool = True) -> uuid.UUID:
-    with psycopg.connect(tenant.url, autocommit=True) as conn:
-        [lead] = (
-            conn.execute(
-                "insert into public.leads (organization_id, phone) values (%s, %s) returning id",
-                (tenant.org, "+55119" + str(uuid.uuid4().int)[:8]),
-            ).fetchone()
-            or ()
-        )
-        [conversation] = (
-            conn.execute(
-                "insert into public.conversations (organization_id, agent_id, agent_version, lead_id, channel,"
-                " window_expires_at) values (%s, %s, 1, %s, %s, case when %s then now() + interval '1 hour' end)"
-                " returning id",
-                (tenant.org, agent, lead, channel, window_open),
-            ).fetchone()
-            or ()
-        )
-    return uuid.UUID(str(conversation))
 
 
 def test_an_agent_that_falls_back_answers_with_its_cheaper_alias_when_the_budget_is_short(
     tenant: Tenant, worker: Worker
 ) -> None:
     # given an agent on "smart" that falls back to "economy", and a budget that fits only economy
-    agent = _agent(tenant, model="smart", fallback_model="economy", on_budget_exhausted="fallback")
+    agent = agent_with(tenant, model="smart", fallback_model="economy", on_budget_exhausted="fallback")
     tenant.set_budget("0.001")
-    conversation = _conversation(tenant, agent)
+    conversation = conversation_with(tenant, agent)
     message = tenant.lead_says(conversation, "Oi, me chamo Ana")
     # when the turn runs
     assert worker(sqs_event((conversation, message))) == {"batchItemFailures": []}
@@ -73,9 +38,9 @@ def test_an_agent_that_falls_back_answers_with_its_cheaper_alias_when_the_budget
 def test_an_agent_that_hands_off_gives_the_conversation_to_a_human_without_a_model_call(
     tenant: Tenant, worker: Worker
 ) -> None:
-    agent = _agent(tenant, on_budget_exhausted="handoff")
+    agent = agent_with(tenant, on_budget_exhausted="handoff")
     tenant.set_budget("0")
-    conversation = _conversation(tenant, agent)
+    conversation = conversation_with(tenant, agent)
     message = tenant.lead_says(conversation, "Oi")
     worker(sqs_event((conversation, message)))
     [row] = tenant.query("select status from public.conversations where id = %s", conversation)
@@ -92,7 +57,7 @@ def test_an_undeliverable_reply_costs_no_model_call_and_says_why(
     tenant: Tenant, worker: Worker, window_open: bool, consent: bool, problem: str
 ) -> None:
     # given a WhatsApp conversation whose reply could not be sent (the agent has no template)
-    conversation = _conversation(tenant, tenant.agent, "whatsapp", window_open)
+    conversation = conversation_with(tenant, tenant.agent, "whatsapp", window_open)
     with psycopg.connect(tenant.url, autocommit=True) as conn:
         conn.execute(
             "update public.leads set consent = %s where id = (select lead_id from public.conversations where id = %s)",
