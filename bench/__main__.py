@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.cases import FLOOR_COLD, FLOOR_WARM, WHATSAPP_VERIFY_TOKEN, Case, function_cases, seed
+from bench.cases import FLOOR_COLD, FLOOR_RLS, FLOOR_WARM, WHATSAPP_VERIFY_TOKEN, Case, function_cases, seed
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCKS = 3  # warm samples are dealt into this many blocks; the spread of their p50s is the run's own noise
@@ -92,13 +92,16 @@ def floor_median(rows: list[tuple[Case, dict[str, Any]]], warm_floor: dict[str, 
     return float(statistics.median(samples))
 
 
-def table(rows: list[tuple[Case, dict[str, Any]]], cold_floor: dict[str, Any], warm_floor: dict[str, Any]) -> str:
-    """The results as a markdown table, with ratios to the floors."""
+def table(
+    rows: list[tuple[Case, dict[str, Any]]], cold_floor: dict[str, Any], warm_floor: dict[str, Any], rls_p50: float
+) -> str:
+    """The results as a markdown table, with ratios to the floors (``rls_p50``: the RLS transaction floor's p50)."""
     lines = [
         "| function | first status | cold init ms (import) | cold x floor | peak RSS MB | warm p50 ms | warm p99 ms"
         f" | p50 per block ({BLOCKS}) | floor p50 ms, just before | p50 x floor (median)"
-        f" | read target (<= {READ_TARGET:g}x) | CPU p50 / p99 ms | CPU p50 x floor | litellm imported |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f" | read target (<= {READ_TARGET:g}x) | p50 x RLS transaction floor | CPU p50 / p99 ms | CPU p50 x floor"
+        " | litellm imported |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     # The warm floor: the median of its p50 at the start and just before every function (one sample alone
     # swings by half on this machine, and a single start-of-run floor flattered every ratio).
@@ -112,6 +115,7 @@ def table(rows: list[tuple[Case, dict[str, Any]]], cold_floor: dict[str, Any], w
             f"| {case.name} | {r['status']} | {r['cold_ms']:.0f} ({r['import_ms']:.0f}) | {cold_ratio:.2f}"
             f" | {r['rss_mb']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f}"
             f" | {r['spread'][0]:.2f}-{r['spread'][1]:.2f} | {adjacent:.2f} | {p50_ratio:.2f} | {target}"
+            f" | {r['p50_ms'] / rls_p50:.2f}"
             f" | {r['cpu_p50_ms']:.2f} / {r['cpu_p99_ms']:.2f} | {r['cpu_p50_ms'] / warm_floor['cpu_p50_ms']:.2f}"
             f" | {'yes' if r['litellm'] else 'no'} |"
         )
@@ -128,7 +132,7 @@ def instruction_table(rows: list[tuple[Case, dict[str, Any]]], env: dict[str, st
     lines = ["| function | instructions per warm request | x SELECT floor |", "|---|---|---|"]
     lines.append(f"| {FLOOR_WARM.name} | {floor:,.0f} | 1.00 |")
     for case, _ in rows:
-        if case in (FLOOR_COLD, FLOOR_WARM):
+        if case in (FLOOR_COLD, FLOOR_WARM, FLOOR_RLS):
             continue
         count = instructions.per_request(_payload(case, token), env, REPO)
         lines.append(f"| {case.name} | {count:,.0f} | {count / floor:.2f} |")
@@ -209,7 +213,8 @@ def main() -> None:
         )
         cold_floor = measure(FLOOR_COLD, env, None, args.cold_runs, args.warm)
         warm_floor = measure(FLOOR_WARM, env, None, args.cold_runs, args.warm)
-        rows = [(FLOOR_COLD, cold_floor), (FLOOR_WARM, warm_floor)]
+        rls_floor = measure(FLOOR_RLS, env, None, args.cold_runs, args.warm)
+        rows = [(FLOOR_COLD, cold_floor), (FLOOR_WARM, warm_floor), (FLOOR_RLS, rls_floor)]
         with QueueDrain(aws.endpoint, aws.queues["TurnQueue"].url):
             for case in function_cases(seeded):
                 if args.only and case.name not in args.only:
@@ -218,15 +223,20 @@ def main() -> None:
                     continue
                 rows.append((case, measure(case, env, token, args.cold_runs, args.warm, floor=True)))
         again = measure(FLOOR_WARM, env, None, 1, args.warm)  # the same floor at the end: the run's drift
+        rls_again = measure(FLOOR_RLS, env, None, 1, args.warm)
+        rls_p50 = (rls_floor["p50_ms"] + rls_again["p50_ms"]) / 2
         counted = instruction_table(rows, env, token) if args.instructions else None
         aws.stop()
     print("## HTTP functions: cold init and warm latency\n")
-    print(table(rows, cold_floor, warm_floor))
+    print(table(rows, cold_floor, warm_floor, rls_p50))
     print(
         f"\n(warm ratios are against the SELECT floor's median p50 over the run,"
         f" {floor_median(rows, warm_floor):.2f} ms,"
         f" measured at the start ({warm_floor['p50_ms']:.2f}) and just before every function; at the end"
-        f" {again['p50_ms']:.2f}; p99 {warm_floor['p99_ms']:.2f} at the start, {again['p99_ms']:.2f} at the end)"
+        f" {again['p50_ms']:.2f}; p99 {warm_floor['p99_ms']:.2f} at the start, {again['p99_ms']:.2f} at the end."
+        f" The RLS transaction floor (begin, role and claims, select 1, commit: what every authenticated read pays"
+        f" before it reads) is the mean of its p50 at the start and the end, {rls_p50:.2f} ms"
+        f" ({rls_floor['p50_ms']:.2f}, {rls_again['p50_ms']:.2f}))"
     )
     if counted:
         print(f"\n## Instructions per warm request (callgrind: this process, the servers not counted)\n\n{counted}")

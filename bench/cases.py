@@ -31,6 +31,10 @@ class Case:
 
 FLOOR_COLD = Case("floor: FastAPI+Mangum hello", "bench.floors.hello", "GET", "/hello", "GET /hello")
 FLOOR_WARM = Case("floor: FastAPI+Mangum+SELECT", "bench.floors.select_one", "GET", "/select", "GET /select")
+# What every authenticated read pays before it reads: one round trip of begin, role and claims, select 1, commit.
+FLOOR_RLS = Case(
+    "floor: FastAPI+Mangum+RLS transaction", "bench.floors.rls_select", "GET", "/rls-select", "GET /rls-select"
+)
 WIDGET_ORIGIN = "https://shop.example.com"
 WHATSAPP_VERIFY_TOKEN = secrets.token_hex(16)  # a fresh one per run, shared with the functions via env
 # Signed inbound webhooks (HubSpot, Pipedrive, RD Station, WhatsApp POST) have their own benchmark
