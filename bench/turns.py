@@ -206,6 +206,7 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
 
     from bench.proxy import MOCK_MODEL, proxy_samples
     from functions.workers.turn_worker import handler as worker
+    from local_runtime.containers import retire_loop
     from local_runtime.lambda_context import LocalLambdaContext
     from shared.runtime import container_loop, run
 
@@ -246,7 +247,7 @@ def measure(database_url: str, n: int, proxy: str | None) -> dict[str, Any]:
             worker.handler(next(events), context)
             marks.append(("handler returned", time.perf_counter(), time.process_time()))
             traced.append(list(marks))
-    _retire(container_loop())  # the worker's container loop: its clients and LiteLLM's logging worker
+    retire_loop(container_loop())  # the worker's container loop: its clients and LiteLLM's logging worker
     return {
         "samples": samples,
         "cpu": cpu,
@@ -390,30 +391,15 @@ def budget_under_load(database_url: str, concurrent: int = 50, covers: Decimal =
 
 
 def _on_a_loop_of_its_own(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on a new loop (a container of its own), then close that loop's clients and what is left on
-    it (LiteLLM's logging worker), so no task is destroyed pending and no connection is left open at exit."""
+    """Run ``coro`` on a new loop (a container of its own), then retire that loop (``retire_loop``), so no
+    task is destroyed pending and no connection is left open at exit."""
+    from local_runtime.containers import retire_loop
+
     loop = asyncio.new_event_loop()
     try:
         return loop.run_until_complete(coro)
     finally:
-        _retire(loop)
-
-
-def _retire(loop: asyncio.AbstractEventLoop) -> None:
-    """Close ``loop``'s clients, cancel what is left on it, and close it (as ``asyncio.run`` ends)."""
-    from shared.lifecycle import close_clients
-
-    loop.run_until_complete(close_clients())
-    loop.run_until_complete(_cancel_the_rest())
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
-
-
-async def _cancel_the_rest() -> None:
-    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in rest:
-        task.cancel()
-    await asyncio.gather(*rest, return_exceptions=True)
+        retire_loop(loop)
 
 
 if __name__ == "__main__":

@@ -55,18 +55,7 @@ class FunctionContainer:
     def _shutdown(self) -> None:
         if self._handler is None:
             return
-        from shared.lifecycle import close_clients
-
-        loop = asyncio.get_event_loop()
-        loop.run_until_complete(close_clients())
-        # As asyncio.run ends a loop: what is still running on it (litellm's logging worker, when another
-        # container's loop owns the process-wide worker) is cancelled and awaited, never left unawaited.
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        retire_loop(asyncio.get_event_loop())
 
     def close(self) -> None:
         """Close the container's clients, as Lambda does when it retires a container, then its thread."""
@@ -91,3 +80,22 @@ class Containers:
         """Stop every container."""
         for container in self._containers.values():
             container.close()
+
+
+def retire_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Retire a container's loop, as Lambda retires the container: close its clients, then end it as
+    ``asyncio.run`` ends a loop. What still runs on it (litellm's logging worker, when another container's
+    loop owns the process-wide worker) is cancelled and awaited, never left unawaited."""
+    from shared.lifecycle import close_clients
+
+    loop.run_until_complete(close_clients())
+    loop.run_until_complete(_cancel_the_rest())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)

@@ -96,13 +96,13 @@ async def get_connection(*, verified: bool = False) -> psycopg.AsyncConnection[t
     """
     conn = await _connection.get()
     if conn.closed or conn.broken or _ended_by_server(conn):
-        conn = await _replace(conn)
+        conn = await _replace()
     elif verified and time.time() - _ANSWERED.get(conn, 0.0) > get_settings().db_idle_check_seconds:
         try:
             await conn.execute("select 1")
             answered(conn)
         except psycopg.OperationalError:
-            conn = await _replace(conn)
+            conn = await _replace()
     return conn
 
 
@@ -119,15 +119,18 @@ def _ended_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
         return True
 
 
-async def _replace(dead: psycopg.AsyncConnection[Any]) -> psycopg.AsyncConnection[tuple[object, ...]]:
-    _connection.forget()
-    dead.pgconn.finish()  # its socket, now: nothing more is read from or sent on it
+async def _replace() -> psycopg.AsyncConnection[tuple[object, ...]]:
+    discard_connection()
     return await _connection.get()
 
 
 def discard_connection() -> None:
-    """Forget the current connection (after a network failure) so the next call reconnects."""
+    """Drop the current connection (after a network failure): its socket is closed now, and the next call
+    reconnects. Nothing more is read from or sent on it."""
+    conn = _connection.peek()
     _connection.forget()
+    if conn is not None:
+        conn.pgconn.finish()
 
 
 async def close_connection() -> None:

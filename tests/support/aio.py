@@ -27,23 +27,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def close_container_clients() -> None:
     """Close the DB connection and Redis client held by the session loop, then the loop."""
-    from shared.lifecycle import close_clients
+    from local_runtime.containers import retire_loop
 
     if LOOP.is_closed():
         return
-    run(close_clients())
+    use_container_loop()
     retire_loop(LOOP)
-
-
-async def _cancel_pending() -> None:
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def retire_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Like asyncio.run's ending: cancel what is left (litellm's process-wide logging worker may sit here)."""
-    loop.run_until_complete(_cancel_pending())
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()

@@ -4,8 +4,8 @@ Usage (as ``tests/integration/db_layer/test_network_blackhole.py`` runs it)::
 
     unshare --net --map-root-user python -m tests.support.blackhole DATABASE_URL
 
-In the new namespace only loopback exists. A forwarder listens on 127.0.0.1 and relays each
-connection to the Unix socket of the test Postgres at ``DATABASE_URL`` (a file, so reachable from here); the
+In the new namespace only loopback exists. A ``LossyLink`` (armed with nothing) listens on 127.0.0.1 and relays
+each connection to the Unix socket of the test Postgres at ``DATABASE_URL`` (a file, so reachable from here); the
 functions' code connects to the forwarder over TCP, as a Lambda reaches Supavisor. "Dark" is a
 ``pfifo`` queue of length 0 on loopback: every packet is dropped, with no reset and no error,
 as when a NAT mapping or a route disappears. The settings under test come from the environment
@@ -17,10 +17,8 @@ whether the next round trip, with the network back, was answered.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -31,30 +29,10 @@ import psycopg
 
 from shared.db import service_read
 from shared.errors import UpstreamUnavailable
+from tests.support.lossy_link import LossyLink
 
 HUNG_AFTER_SECONDS = 20.0  # far beyond the bound under test; the kernel alone would retransmit for ~15 min
 LOCK_KEY = 4242
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (source, sink):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-
-def _forward(listener: socket.socket, unix_path: str) -> None:
-    while True:
-        client, _ = listener.accept()
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        upstream.connect(unix_path)
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(a, b), daemon=True).start()
 
 
 def _dark(on: bool) -> None:
@@ -121,13 +99,8 @@ async def main(unix_url: str) -> dict[str, Any]:
 
 
 def _run(unix_url: str) -> dict[str, Any]:
-    info = psycopg.conninfo.conninfo_to_dict(unix_url)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    server = socket.create_server(("127.0.0.1", 0))
-    unix_path = f"{info['host']}/.s.PGSQL.{info.get('port') or 5432}"
-    threading.Thread(target=_forward, args=(server, unix_path), daemon=True).start()
-    tcp = {**info, "host": "127.0.0.1", "port": server.getsockname()[1]}
-    os.environ["DATABASE_URL"] = psycopg.conninfo.make_conninfo("", **tcp)
+    os.environ["DATABASE_URL"] = LossyLink(unix_url).url  # a relay that loses nothing itself: the network does
     return asyncio.run(main(unix_url))
 
 

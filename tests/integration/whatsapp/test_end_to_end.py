@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.lifecycle import close_clients
+from local_runtime.containers import retire_loop
 from shared.whatsapp.signature import sign
 from tests.integration.whatsapp.conftest import Worker
 from tests.integration.whatsapp.fake_graph import FakeGraph
@@ -27,7 +27,6 @@ from tests.integration.whatsapp.helpers import (
     raw,
     text,
 )
-from tests.support.aio import retire_loop
 from tests.support.api import LambdaApi
 from tests.support.lambda_events import FakeLambdaContext, http_event
 
@@ -54,7 +53,6 @@ class Containers:
 
     def retire(self) -> None:
         for loop in self.loops:
-            loop.run_until_complete(close_clients())
             retire_loop(loop)
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from tests.integration.worker.conftest import Tenant, sqs_event
 from tests.integration.worker.test_turns import Worker
-from tests.support.aio import retire_loop
 
 pytestmark = pytest.mark.integration
 CONCURRENT_TURNS = 50
@@ -33,6 +32,7 @@ class Containers:
 
     def retire(self) -> None:
         """Close each container's clients, then its loop (litellm's process-wide logger sits on one of them)."""
+        from local_runtime.containers import retire_loop
         from shared.lifecycle import close_clients
 
         for loop in self.loops:
