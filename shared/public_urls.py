@@ -7,6 +7,9 @@ IPv4-compatible, 6to4, Teredo, NAT64). Hosts are read the way ``inet_aton`` and 
 so ``127.1``, ``0177.0.0.1``, ``0x7f.0.0.1`` and ``169.254.43518`` are the addresses they spell.
 The connection then goes to the checked address (Host and TLS SNI keep the name), so a DNS answer
 that changes between check and connect (rebinding) changes nothing; redirects are re-checked.
+
+httpx is imported by ``pin`` and ``send``, not at init: the webhook-endpoint functions check hosts
+(``check_host``) and never call out, and httpx would add about 12 ms to their cold start.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -139,6 +143,8 @@ async def pin(url: str, *, allow_loopback: bool = False) -> Pinned:
         raise NotPublic("must be an absolute http(s) URL")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     address = await resolve_public(parts.hostname, port, allow_loopback=allow_loopback)
+    import httpx
+
     target = httpx.URL(url).copy_with(host=str(address))
     host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
     extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
@@ -158,6 +164,8 @@ async def send(
 
     The response is streamed: the caller reads what it needs and must close it.
     """
+    import httpx
+
     for _ in range(max_redirects + 1):
         pinned = await pin(url, allow_loopback=allow_loopback)
         headers = {**kwargs.pop("headers", {}), **pinned.headers}

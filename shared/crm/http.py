@@ -3,19 +3,22 @@
 Rate limits (429), server errors, timeouts, network errors and refused credentials (401/403, which
 an admin can fix) are retryable: the worker backs off and tries again. Any other 4xx means the
 CRM rejected what we sent; retrying would repeat it, so the delivery fails for good.
+
+httpx is imported by the first call, not at init (the CRM webhook functions import this module).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from shared.clients.http import get_http
 from shared.observability.pii import mask_text
 
-TIMEOUT = httpx.Timeout(8.0, connect=3.0)
+if TYPE_CHECKING:
+    import httpx
+
+TIMEOUT_SECONDS, CONNECT_TIMEOUT_SECONDS = 8.0, 3.0
 _RETRYABLE = frozenset({401, 403, 408, 423, 425, 429})
 _MESSAGE_CHARS = 300
 
@@ -46,9 +49,12 @@ async def call(
     params: Mapping[str, str] | None = None,
 ) -> Any:
     """Make one request; the decoded JSON body of a 2xx answer, else ProviderError."""
-    client = await get_http()
+    client = await get_http()  # builds the container's client, importing httpx, the first time
+    import httpx
+
+    timeout = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
     try:
-        response = await client.request(method, url, headers=dict(headers), json=json, params=params, timeout=TIMEOUT)
+        response = await client.request(method, url, headers=dict(headers), json=json, params=params, timeout=timeout)
     except httpx.TimeoutException as exc:
         raise ProviderError(provider, "timed out", retryable=True) from exc
     except httpx.HTTPError as exc:

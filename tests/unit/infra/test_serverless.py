@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,38 @@ def test_http_functions_do_not_import_litellm() -> None:
     )
     # then litellm was never loaded
     assert result.stdout.strip() == "False"
+
+
+# Outbound clients an HTTP function builds on first use: importing one at init costs every cold start
+# (httpx alone about 12 ms from the artefact), also in the functions that never call out.
+OUTBOUND_CLIENTS = ("httpx", "httpcore", "upstash_redis", "upstash_ratelimit", "supabase", "boto3")
+
+
+def test_http_functions_import_no_outbound_client_at_init() -> None:
+    # given each HTTP function imported on its own, in a fresh interpreter, as its cold start imports it
+    import subprocess
+    import sys
+
+    modules = sorted({s.module for s in SPECS if any("httpApi" in e for e in s.events)})
+    forget = (*OUTBOUND_CLIENTS, "functions", "shared")
+    code = (
+        "import importlib, json, sys\n"
+        f"loaded = {{}}\nfor m in {modules!r}:\n"
+        "    importlib.import_module(m)\n"
+        f"    loaded[m] = sorted(c for c in {OUTBOUND_CLIENTS!r} if c in sys.modules)\n"
+        # forget our modules and the clients, keep the rest (FastAPI, pydantic): the next import is as cold
+        f"    for name in [n for n in sys.modules if n.split('.')[0] in {forget!r}]:\n"
+        "        del sys.modules[name]\n"
+        "print(json.dumps(loaded))"
+    )
+    env = {"APP_ENV": "dev", "DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "SUPABASE_JWT_SECRET": "x" * 40}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    # then none of them loaded an outbound client: each is imported by the first call that needs it
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded.keys() == set(modules)
+    assert {m: clients for m, clients in loaded.items() if clients} == {}
 
 
 def test_only_the_functions_that_call_the_model_get_the_llm_layer() -> None:
