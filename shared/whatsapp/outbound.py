@@ -132,7 +132,8 @@ async def _attempt_failed(out: Outgoing, problem: dict[str, Any]) -> str:
     if retries.exhausted(attempts):
         return await _failed(out.id, {**problem, "attempts": attempts})
     retry = retries.SendRetry(attempts, str(problem.get("title")))
-    await service_call("select app.retry_send(%s, %s) as attempts", (out.id, retry.delay_seconds))
+    # The count, not an increment: this statement may run twice (a lost answer), and is applied once.
+    await service_call("select app.retry_send(%s, %s, %s) as attempts", (out.id, attempts, retry.delay_seconds))
     # One line per attempt, no traceback: an outage is expected, and the job will run again.
     logger.warning(
         "whatsapp send failed; will retry",

@@ -15,6 +15,7 @@ from tests.integration.whatsapp.helpers import ACCESS_TOKEN, Number, new_phone, 
 from tests.integration.worker.conftest import AGENT_CONFIG
 from tests.support.aio import run
 from tests.support.api import LambdaApi
+from tests.support.lost_answer import answer_lost_once
 
 pytestmark = pytest.mark.integration
 DAY = 24 * 3600
@@ -176,6 +177,23 @@ def test_when_meta_stays_down_the_message_stays_queued_for_a_retry(
     stored = _message(number, reply)
     assert (stored["status"], stored["send_claimed_at"]) == ("queued", None)
     # and the retry sends it
+    assert run(send_stored_message(reply)) == "sent"
+
+
+def test_a_failed_attempt_whose_answer_is_lost_is_counted_once(api: LambdaApi, number: Number, meta: FakeGraph) -> None:
+    # given Meta refusing the first attempt
+    lead = _lead(api, number)
+    meta.answer((503, {"error": {"message": "Service temporarily unavailable", "code": 2}}))
+    reply = number.outbound(lead, "Oi!")
+    # when the attempt is counted and the answer to that committed statement is lost once (shared.db sends it again)
+    with answer_lost_once("app.retry_send") as lost, pytest.raises(SendRetry) as retry:
+        run(send_stored_message(reply))
+    assert len(lost) == 1
+    # then the message counts one failed attempt, as the retry it asked for does, and is released for it
+    stored = _message(number, reply)
+    assert retry.value.attempts == 1
+    assert (stored["status"], stored["send_attempts"], stored["send_claimed_at"]) == ("queued", 1, None)
+    # and the next attempt sends it
     assert run(send_stored_message(reply)) == "sent"
 
 

@@ -10,37 +10,17 @@ raises the error a dropped connection raises), so the real retry runs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
-from unittest.mock import patch
 
 import psycopg
 import pytest
 
 from tests.integration.worker.conftest import Tenant, agent_with, conversation_with, sqs_event
+from tests.support.lost_answer import answer_lost_once
 
 pytestmark = pytest.mark.integration
 Worker = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@contextmanager
-def answer_lost_once(marker: str) -> Iterator[list[bytes]]:
-    """The first script naming ``marker`` runs (and commits) on the server, then its answer is lost."""
-    real = psycopg.AsyncCursor.execute
-    lost: list[bytes] = []
-
-    async def execute(self: Any, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        done = await real(self, query, params, **kwargs)
-        text = query if isinstance(query, bytes) else str(query).encode()
-        if not lost and marker.encode() in text:
-            lost.append(text)
-            await self.connection.close()  # the connection is gone, as a dropped one is
-            raise psycopg.OperationalError("server closed the connection unexpectedly")
-        return done
-
-    with patch.object(psycopg.AsyncCursor, "execute", execute):
-        yield lost
 
 
 def _replies(tenant: Tenant, conversation: uuid.UUID) -> list[dict[str, Any]]:
