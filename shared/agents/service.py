@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any, LiteralString
 
-from shared import pagination
+from shared import idempotency, pagination
 from shared.agents.config import CONFIG_KEYS
 from shared.agents.models import Agent, AgentList, CreateAgent, UpdateAgent
 from shared.agents.presets import apply_preset
@@ -14,10 +14,16 @@ from shared.agents.rules import build_config
 from shared.agents.versions import expected_version
 from shared.auth import Principal
 from shared.db import user_read, user_write
-from shared.errors import AppError, Conflict, NotFound
+from shared.errors import AppError, Conflict, IdempotentReplay, NotFound
+from shared.idempotency import IdempotencyKey
 from shared.observability import metrics
 from shared.observability.context import bind_organization
 
+# The new agent, and the same jsonb remembered as the answer to the request's Idempotency-Key (if it sent one).
+_CREATE: LiteralString = """
+    select c.agent, app.remember_response(%(idem_key)s, %(idem_hash)s, %(org)s, 201, c.agent, %(idem_scope)s)
+    from (select public.create_agent(%(org)s, %(name)s, %(config)s::jsonb, %(origins)s) as agent) c
+"""
 # app.read_agent (PL/pgSQL, so its plan is kept per connection): the agent with the configuration asked for.
 _AGENT: LiteralString = """
     select (r.agent).id, (r.agent).organization_id, (r.agent).name, (r.agent).status, (r.agent).current_version,
@@ -34,20 +40,26 @@ _PAGE: LiteralString = """
 """
 
 
-async def create_agent(principal: Principal, organization_id: uuid.UUID, data: CreateAgent) -> Agent:
-    """Create an agent at configuration version 1; editors and above."""
+async def create_agent(
+    principal: Principal, organization_id: uuid.UUID, data: CreateAgent, key: IdempotencyKey | None = None
+) -> Agent:
+    """Create an agent at configuration version 1; editors and above. A repeated ``key`` replays the first answer."""
     bind_organization(organization_id)
     values = data.model_dump(include=set(CONFIG_KEYS))
     if data.preset is not None:
         values = apply_preset(values, data.preset, values["qualification_fields"], values["scoring"])
     config = build_config(values)
-    rows = await user_write(
-        principal.claims,
-        (
-            "select public.create_agent(%s, %s, %s::jsonb, %s) as agent",
-            (organization_id, data.name, json.dumps(config), data.allowed_origins),
-        ),
-    )
+    params = {
+        "org": organization_id,
+        "name": data.name,
+        "config": json.dumps(config),
+        "origins": data.allowed_origins,
+        **idempotency.remembered(key),
+    }
+    try:
+        rows = await user_write(principal.claims, idempotency.claim_first(key), (_CREATE, params))
+    except IdempotentReplay as replay:
+        raise idempotency.replayed_as(replay, Agent) from None
     if not rows:
         raise AppError("agent was not created")
     metrics.add_metric(name="AgentCreated", unit="Count", value=1)

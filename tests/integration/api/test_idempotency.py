@@ -1,4 +1,4 @@
-"""Idempotency-Key on the conversation and widget POSTs: replay, mismatch, in flight, scope and expiry."""
+"""Idempotency-Key on the POSTs that create or act: replay, mismatch, in flight, scope and expiry."""
 
 from __future__ import annotations
 
@@ -168,6 +168,26 @@ def test_a_repeated_start_creates_one_conversation(api: LambdaApi, org: dict[str
     assert again.json() == first.json()
     assert again.json()["first_message"]["status"] == "queued"
     assert count(database_url, "select count(*) from public.conversations where organization_id = %s", org["id"]) == 1
+
+
+def test_a_repeated_agent_create_makes_one_agent(api: LambdaApi, org: dict[str, Any], database_url: str) -> None:
+    # given an agent created with a key
+    path, key = f"/organizations/{org['id']}/agents", str(uuid.uuid4())
+    body = {"name": "Clara", "persona": "Atende a loja", "preset": "bant"}
+    first = invoke(api, "POST", path, token=org["editor"].token, body=body, key=key)
+    # when the same request is sent again / then the same 201 body, and one agent exists
+    again = invoke(api, "POST", path, token=org["editor"].token, body=body, key=key)
+    assert (first.status, again.status) == (201, 201), again.body
+    assert again.json() == first.json()
+    sql = "select count(*) from public.agents where organization_id = %s and name = 'Clara'"
+    assert count(database_url, sql, org["id"]) == 1
+    # and the same key with another body is refused, naming the header; nothing more is created
+    other = invoke(api, "POST", path, token=org["editor"].token, body={**body, "name": "Outra"}, key=key)
+    assert other.status == 422, other.body
+    assert [e["field"] for e in other.json()["errors"]] == ["header.Idempotency-Key"]
+    # and without a key, a second create makes a second agent (the key is what makes a retry safe)
+    assert invoke(api, "POST", path, token=org["editor"].token, body=body).status == 201
+    assert count(database_url, sql, org["id"]) == 2
 
 
 def test_keys_belong_to_the_caller(api: LambdaApi, org: dict[str, Any], conversation: str, database_url: str) -> None:

@@ -124,20 +124,6 @@ def test_given_a_keyless_write_whose_answer_is_lost_then_503_outcome_unknown_and
     assert post(api, conversation, "depois").status == 202
 
 
-def test_given_a_keyed_write_whose_answer_is_lost_then_it_is_sent_again_and_replays_the_first(
-    api: LambdaApi, conversation: dict[str, Any], link: LossyLink, database_url: str
-) -> None:
-    # given a warm connection, and the network losing the answer to the next query
-    warm(api, conversation)
-    link.lose_next_answer(containing=WRITE)
-    # when a message is posted with an Idempotency-Key
-    answered = post(api, conversation, "com chave", key=str(uuid.uuid4()))
-    # then the script is sent again on a new connection, which finds the key claimed and replays the answer
-    assert answered.status == 202, answered.body
-    assert link.fired == ["lose_next_answer"]
-    assert stored(database_url, conversation, "com chave") == [answered.json()["id"]]
-
-
 def test_given_a_reset_during_a_keyless_write_then_503_and_nothing_applied(
     api: LambdaApi, conversation: dict[str, Any], link: LossyLink, database_url: str
 ) -> None:
@@ -165,15 +151,53 @@ def test_given_a_reset_during_a_read_then_the_read_is_sent_again(
     assert link.fired == ["reset_next_send"]
 
 
-def create_agent(api: LambdaApi, conversation: dict[str, Any], name: str) -> LambdaResponse:
+def create_agent(api: LambdaApi, conversation: dict[str, Any], name: str, key: str | None = None) -> LambdaResponse:
     """A write whose script is the request's first round trip (no read, no rate limit before it)."""
     path = f"/organizations/{conversation['organization_id']}/agents"
-    return api.call("POST", path, token=conversation["token"], body={"name": name, "persona": "p"})
+    headers = {"Idempotency-Key": key} if key else {}
+    return api.call("POST", path, token=conversation["token"], body={"name": name, "persona": "p"}, headers=headers)
 
 
 def agents_named(database_url: str, conversation: dict[str, Any], name: str) -> int:
     sql = "select count(*) from public.agents where organization_id = %s and name = %s"
     return count(database_url, sql, conversation["organization_id"], name)
+
+
+def keyed_message(api: LambdaApi, conversation: dict[str, Any], database_url: str) -> tuple[LambdaResponse, list[str]]:
+    """A message posted with a key (202); the ids of the messages it stored."""
+    answered = post(api, conversation, "com chave", key=str(uuid.uuid4()))
+    return answered, stored(database_url, conversation, "com chave")
+
+
+def keyed_agent(api: LambdaApi, conversation: dict[str, Any], database_url: str) -> tuple[LambdaResponse, list[str]]:
+    """An agent created with a key (201); the ids of the agents it made."""
+    answered = create_agent(api, conversation, "Com chave", key=str(uuid.uuid4()))
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "select id::text from public.agents where organization_id = %s and name = 'Com chave'",
+            (conversation["organization_id"],),
+        ).fetchall()
+    return answered, [row[0] for row in rows]
+
+
+@pytest.mark.parametrize(("write", "status"), [(keyed_message, 202), (keyed_agent, 201)])
+def test_given_a_keyed_write_whose_answer_is_lost_then_it_is_sent_again_and_replays_the_first(
+    api: LambdaApi,
+    conversation: dict[str, Any],
+    link: LossyLink,
+    database_url: str,
+    write: Callable[[LambdaApi, dict[str, Any], str], tuple[LambdaResponse, list[str]]],
+    status: int,
+) -> None:
+    # given a warm connection, and the network losing the answer to the next write
+    warm(api, conversation)
+    link.lose_next_answer(containing=WRITE)
+    # when a message is posted, or an agent created, with an Idempotency-Key
+    answered, made = write(api, conversation, database_url)
+    # then the script is sent again on a new connection, which finds the key claimed and replays the answer
+    assert answered.status == status, answered.body
+    assert link.fired == ["lose_next_answer"]
+    assert made == [answered.json()["id"]]
 
 
 def test_given_a_connection_quiet_past_the_idle_check_when_a_keyless_write_comes_then_it_is_checked_first(
