@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Any, LiteralString
 
-from shared import pagination
+from shared import idempotency, pagination
 from shared.auth import Principal
-from shared.db import Session, user_read, user_session
-from shared.errors import AppError, Forbidden, NotFound
+from shared.db import Session, user_read, user_session, user_write
+from shared.errors import AppError, Forbidden, IdempotentReplay, NotFound
 from shared.events.ids import delivery_public_id, event_public_id
+from shared.idempotency import IdempotencyKey
 from shared.observability import metrics
 from shared.observability.context import bind_organization
 from shared.webhooks.models import (
@@ -26,6 +27,14 @@ from shared.webhooks.models import (
     WebhookEndpointWithSecret,
 )
 
+# The new endpoint with its secret; remembered for the request's Idempotency-Key without the secret, which
+# stays in Vault only (a replay issues a new one: create_endpoint).
+_CREATE: LiteralString = """
+    select c.endpoint,
+           app.remember_response(%(idem_key)s, %(idem_hash)s, %(org)s, 201, c.endpoint - 'secret', %(idem_scope)s)
+    from (select public.create_webhook_endpoint(%(org)s, %(url)s, %(events)s::public.event_type[], %(description)s,
+                                                %(enabled)s) as endpoint) c
+"""
 # One round trip: no row means the organization is not visible; one row with a null id, no endpoints.
 # Oldest first, from PL/pgSQL, so its plan is kept per connection.
 _LIST: LiteralString = "select * from app.list_webhook_endpoints(%s)"
@@ -48,15 +57,30 @@ _DELIVERIES: LiteralString = (
 
 
 async def create_endpoint(
-    principal: Principal, organization_id: uuid.UUID, data: CreateWebhookEndpoint
+    principal: Principal, organization_id: uuid.UUID, data: CreateWebhookEndpoint, key: IdempotencyKey | None = None
 ) -> WebhookEndpointWithSecret:
-    """Register an endpoint; its signing secret is in this response only. Admins and owners."""
+    """Register an endpoint; its signing secret is in this response only. Admins and owners.
+
+    A repeated ``key`` answers with the endpoint the first request made and a new secret: the first
+    answer's secret was kept in Vault only, and stops signing now (nobody saw it, or the caller is
+    retrying because it did not).
+    """
     bind_organization(organization_id)
-    async with user_session(principal.claims) as db:
-        row = await db.one(
-            "select public.create_webhook_endpoint(%s, %s, %s::public.event_type[], %s, %s) as endpoint",
-            (organization_id, data.url, list(data.events), data.description, data.enabled),
-        )
+    params = {
+        "org": organization_id,
+        "url": data.url,
+        "events": list(data.events),
+        "description": data.description,
+        "enabled": data.enabled,
+        **idempotency.remembered(key),
+    }
+    try:
+        rows = await user_write(principal.claims, idempotency.claim_first(key), (_CREATE, params))
+    except IdempotentReplay as replay:
+        made = uuid.UUID(str(replay.body["id"]))
+        reissued = await rotate_secret(principal, made, RotateWebhookSecret(grace_period_hours=0))
+        raise IdempotentReplay(replay.status, reissued.model_dump(mode="json")) from None
+    row = rows[0] if rows else None
     if row is None:
         raise AppError("webhook endpoint was not created")
     metrics.add_metric(name="WebhookEndpointCreated", unit="Count", value=1)

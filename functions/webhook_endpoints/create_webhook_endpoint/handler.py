@@ -7,6 +7,7 @@ from mangum import Mangum
 from shared.http import create_app
 from shared.http.deps import CurrentUser
 from shared.http.openapi import problems
+from shared.idempotency import IdempotencyKeyHeader
 from shared.webhooks import service
 from shared.webhooks.models import CreateWebhookEndpoint, WebhookEndpointWithSecret
 
@@ -21,10 +22,14 @@ app = create_app("create-webhook-endpoint")
     tags=["webhooks"],
 )
 async def create_webhook_endpoint(
-    organization_id: uuid.UUID, body: CreateWebhookEndpoint, user: CurrentUser
+    organization_id: uuid.UUID, body: CreateWebhookEndpoint, user: CurrentUser, idempotency_key: IdempotencyKeyHeader
 ) -> WebhookEndpointWithSecret:
-    """Owners and admins register an endpoint; store ``secret`` now, it is never returned again."""
-    return await service.create_endpoint(user, organization_id, body)
+    """Owners and admins register an endpoint; store ``secret`` now, it is never returned again.
+
+    Retried with the same ``Idempotency-Key``, it answers with the same endpoint and a new secret (the first one,
+    never seen, stops signing).
+    """
+    return await service.create_endpoint(user, organization_id, body, idempotency_key)
 
 
 handler = Mangum(app, lifespan="off")

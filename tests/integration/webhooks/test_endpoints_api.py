@@ -51,6 +51,35 @@ def test_an_admin_creates_an_endpoint_and_sees_its_secret_once(
     assert "secret" not in listing.json()["data"][0]
 
 
+def test_a_create_retried_with_its_key_makes_one_endpoint_with_a_new_secret(
+    api: LambdaApi, make_org: Callable[[], dict[str, Any]], database_url: str
+) -> None:
+    # given an endpoint registered with an Idempotency-Key
+    org = make_org()
+    path, key = f"/organizations/{org['id']}/webhook-endpoints", str(uuid.uuid4())
+    body = {"url": HOOK, "events": ["lead.qualified"]}
+    first = api.call("POST", path, token=org["admin"].token, body=body, headers={"Idempotency-Key": key})
+    assert first.status == 201, first.body
+    # when the same request is sent again (its answer was lost, say)
+    again = api.call("POST", path, token=org["admin"].token, body=body, headers={"Idempotency-Key": key})
+    # then it answers with the same endpoint and a new secret; one endpoint exists, and only the new secret signs
+    assert again.status == 201, again.body
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["secret"].startswith("whsec_")
+    assert again.json()["secret"] != first.json()["secret"]
+    assert again.json()["previous_secret_expires_at"] is None
+    assert [e["id"] for e in _endpoints(api, org)] == [first.json()["id"]]
+    with psycopg.connect(database_url) as conn:
+        names = conn.execute(
+            "select count(*) from vault.secrets where name like %s", (f"webhook_endpoint:{first.json()['id']}:%",)
+        ).fetchone()
+        # and no secret was kept outside the vault: the remembered answer has none
+        [stored] = conn.execute("select response_body from public.idempotency_keys where key = %s", (key,)).fetchall()
+    assert names == (1,)
+    assert "secret" not in stored[0]
+    assert first.json()["secret"] not in str(stored[0])
+
+
 def test_an_update_changes_only_what_was_sent_and_returns_no_secret(
     api: LambdaApi, make_org: Callable[[], dict[str, Any]], make_endpoint: Callable[..., dict[str, Any]]
 ) -> None:
