@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import LiteralString
 
+from shared import idempotency
 from shared.auth import Principal
-from shared.db import user_read, user_session
-from shared.errors import AppError
+from shared.db import user_read, user_session, user_write
+from shared.errors import AppError, IdempotentReplay
+from shared.idempotency import IdempotencyKey
 from shared.observability import metrics
 from shared.observability.context import bind_organization
 from shared.organizations.models import (
@@ -18,21 +21,33 @@ from shared.organizations.models import (
     Organization,
 )
 
+# The new organization (its creator is its owner), remembered as the answer to the request's Idempotency-Key.
+_CREATE: LiteralString = """
+    select o.id, o.name, o.slug, o.created_at,
+           app.remember_response(%(idem_key)s, %(idem_hash)s, o.id, 201, jsonb_build_object(
+               'id', o.id, 'name', o.name, 'slug', o.slug, 'role', 'owner', 'created_at', o.created_at
+           ), %(idem_scope)s)
+    from public.create_organization(%(name)s, %(slug)s) o
+"""
 # Oldest first, with the caller's role; app.list_my_organizations is PL/pgSQL, so its plan is kept per connection.
 _MY_ORGANIZATIONS = "select id, name, slug, created_at, role from app.list_my_organizations()"
 
 
-async def create_organization(principal: Principal, data: CreateOrganization) -> Organization:
-    """Create an organization whose owner is the caller."""
-    async with user_session(principal.claims) as db:
-        row = await db.one(
-            "select id, name, slug, created_at from public.create_organization(%s, %s)", (data.name, data.slug)
-        )
-    if row is None:
+async def create_organization(
+    principal: Principal, data: CreateOrganization, key: IdempotencyKey | None = None
+) -> Organization:
+    """Create an organization whose owner is the caller; a repeated ``key`` answers with the first one made."""
+    params = {"name": data.name, "slug": data.slug, **idempotency.remembered(key)}
+    try:
+        rows = await user_write(principal.claims, idempotency.claim_first(key), (_CREATE, params))
+    except IdempotentReplay as replay:
+        raise idempotency.replayed_as(replay, Organization) from None
+    if not rows:
         raise AppError("organization was not created")
+    row = rows[0]
     bind_organization(row["id"])
     metrics.add_metric(name="OrganizationCreated", unit="Count", value=1)
-    return Organization(role="owner", **row)
+    return Organization(role="owner", id=row["id"], name=row["name"], slug=row["slug"], created_at=row["created_at"])
 
 
 async def list_my_organizations(principal: Principal) -> list[Organization]:

@@ -45,6 +45,32 @@ def test_duplicate_slug_conflicts(api: LambdaApi, make_user: Callable[..., Any])
     assert response.content_type == "application/problem+json"
 
 
+def test_a_create_retried_with_its_key_makes_one_organization(
+    api: LambdaApi, make_user: Callable[..., Any], database_url: str
+) -> None:
+    # given an organization created with an Idempotency-Key (no slug: each create would derive a new one)
+    user = make_user()
+    name, headers = f"Retry {uuid.uuid4().hex[:6]}", {"Idempotency-Key": str(uuid.uuid4())}
+    first = api.call("POST", "/organizations", token=user.token, body={"name": name}, headers=headers)
+    assert first.status == 201, first.body
+    # when the same request is sent again / then the same answer, and the caller owns one such organization
+    again = api.call("POST", "/organizations", token=user.token, body={"name": name}, headers=headers)
+    assert again.status == 201, again.body
+    assert again.json() == first.json()
+    with psycopg.connect(database_url) as conn:
+        made = conn.execute(
+            "select o.id::text from public.organizations o join public.memberships m on m.organization_id = o.id"
+            " where m.user_id = %s and o.name = %s",
+            (user.user_id, name),
+        ).fetchall()
+    assert made == [(first.json()["id"],)]
+    # and another user's retry with the same key is theirs: keys belong to their caller
+    other = make_user()
+    theirs = api.call("POST", "/organizations", token=other.token, body={"name": name}, headers=headers)
+    assert theirs.status == 201, theirs.body
+    assert theirs.json()["id"] != first.json()["id"]
+
+
 def test_list_shows_only_my_organizations(
     api: LambdaApi, make_org: Callable[[], dict[str, Any]], make_user: Callable[..., Any]
 ) -> None:
