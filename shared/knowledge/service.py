@@ -11,10 +11,11 @@ import json
 import uuid
 from typing import Any, LiteralString
 
-from shared import pagination
+from shared import idempotency, pagination
 from shared.auth import Principal
 from shared.db import Session, user_read, user_session, user_write
-from shared.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from shared.errors import Forbidden, IdempotentReplay, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from shared.idempotency import IdempotencyKey
 from shared.knowledge import jobs, queue
 from shared.knowledge.models import (
     FILE_TYPES,
@@ -51,6 +52,16 @@ _INSERT: LiteralString = """
     where o.id = %(org)s
     returning {columns}
 """.replace("{columns}", _COLUMNS)
+# Created, and the row (as jsonb) remembered as the answer to the request's Idempotency-Key, if it sent one.
+_REMEMBER: LiteralString = (
+    "app.remember_response(%(idem_key)s, %(idem_hash)s, d.organization_id, 202, to_jsonb(d), %(idem_scope)s)"
+)
+_INSERT_REMEMBERED: LiteralString = (
+    "with d as ({insert}) select d.*, {remember} as remembered from d".replace("{insert}", _INSERT)
+).replace("{remember}", _REMEMBER)
+_GET_REMEMBERED: LiteralString = (
+    "select d.*, {remember} as remembered from app.read_knowledge_source(%(id)s) d".replace("{remember}", _REMEMBER)
+)
 # The agents that read a source become exactly ``agents`` (only the organization's own agents count).
 _ATTACH: LiteralString = """
     with wanted as (
@@ -129,11 +140,15 @@ def _check_file(data: CreateFile) -> None:
         raise PayloadTooLarge(f"body.size: a file is at most {MAX_FILE_BYTES} bytes (20 MiB)", field="body.size")
 
 
-async def create_source(principal: Principal, organization_id: uuid.UUID, data: CreateSource) -> Source:
+async def create_source(
+    principal: Principal, organization_id: uuid.UUID, data: CreateSource, key: IdempotencyKey | None = None
+) -> Source:
     """Add a text, FAQ, web page or file source; it is indexed by the worker (status ``pending`` until then).
 
     A file source is indexed once its file is uploaded to Storage (the ``upload`` the answer names)
-    and ``POST /knowledge/sources/{id}/reindex`` is called.
+    and ``POST /knowledge/sources/{id}/reindex`` is called. A repeated ``key`` answers with the source
+    the first request made, and queues its indexing again (the queue drops a duplicate job, and the
+    worker one whose source is already indexed), in case the first request's enqueue failed.
     """
     bind_organization(organization_id)
     is_file = isinstance(data, CreateFile)
@@ -152,22 +167,36 @@ async def create_source(principal: Principal, organization_id: uuid.UUID, data: 
         "file_name": data.file_name if isinstance(data, CreateFile) else None,
         "media_type": data.media_type.split(";")[0].strip().lower() if isinstance(data, CreateFile) else None,
         "size": data.size if isinstance(data, CreateFile) else None,
+        **idempotency.remembered(key),
     }
-    if not agents:  # one statement, one round trip
-        rows = await user_write(principal.claims, (_INSERT, params))
-        if not rows:
-            raise NotFound("organization not found")  # not a member: its existence is not revealed
-        row: dict[str, Any] | None = rows[0]
-    else:  # the insert, the agents it is attached to (checked), and the row as it now reads
-        async with user_session(principal.claims) as db:
-            created = await db.one(_INSERT, params)
-            if created is None:
-                raise NotFound("organization not found")
-            await _attach(db, created["id"], agents)
-            row = await db.one(_GET, (created["id"],))
-    assert row is not None
+    try:
+        row = await _created(principal, params, agents, key)
+    except IdempotentReplay as replay:
+        source = await _queue(replay.body, enqueue=not is_file)
+        raise IdempotentReplay(replay.status, source.model_dump(mode="json")) from None
     metrics.add_metric(name="KnowledgeSourceCreated", unit="Count", value=1)
     return await _queue(row, enqueue=not is_file)
+
+
+async def _created(
+    principal: Principal, params: dict[str, Any], agents: list[uuid.UUID], key: IdempotencyKey | None
+) -> dict[str, Any]:
+    """Insert the source (attached to ``agents``) after claiming ``key``; the row as it now reads."""
+    if not agents:  # one script, one round trip
+        rows = await user_write(principal.claims, idempotency.claim_first(key), (_INSERT_REMEMBERED, params))
+        if not rows:
+            raise NotFound("organization not found")  # not a member: its existence is not revealed
+        return rows[0]
+    # the claim, the insert, the agents it is attached to (checked), and the row as it now reads
+    async with user_session(principal.claims) as db:
+        await db.one(*idempotency.claim_first(key))
+        created = await db.one(_INSERT, params)
+        if created is None:
+            raise NotFound("organization not found")
+        await _attach(db, created["id"], agents)
+        row = await db.one(_GET_REMEMBERED, {**params, "id": created["id"]})
+    assert row is not None
+    return row
 
 
 async def list_sources(principal: Principal, organization_id: uuid.UUID, limit: int, cursor: str | None) -> SourceList:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +101,43 @@ def test_changed_content_becomes_a_new_version_and_the_old_chunks_go(
     # then version 2 is served and only its chunks remain
     assert _get(api, org, source_id)["version"] == 2
     assert _chunks(database_url, source_id) == [(2, "Planos > Pro", changed.split("\n\n")[-1])]
+
+
+@pytest.mark.parametrize("attached", [False, True], ids=["every agent", "one agent"])
+def test_a_create_retried_with_its_key_makes_one_source_indexed_once(
+    api: LambdaApi,
+    make_org: Callable[[], dict[str, Any]],
+    ingest: Callable[[], int],
+    database_url: str,
+    attached: bool,
+) -> None:
+    # given an FAQ source added with an Idempotency-Key (for every agent: one script; for one agent: a transaction)
+    org = make_org()
+    body: dict[str, Any] = {"kind": "faq", "title": "Perguntas", "faq": FAQ}
+    if attached:
+        agent = uuid.uuid4()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "insert into public.agents (id, organization_id, name) values (%s, %s, 'A')", (agent, org["id"])
+            )
+        body["agent_ids"] = [str(agent)]
+    path, headers = f"/organizations/{org['id']}/knowledge/sources", {"Idempotency-Key": str(uuid.uuid4())}
+    first = api.call("POST", path, token=org["editor"].token, body=body, headers=headers)
+    assert first.status == 202, first.body
+    # when the same request is sent again (its answer was lost, say)
+    again = api.call("POST", path, token=org["editor"].token, body=body, headers=headers)
+    # then the same answer, one source, and it is indexed once
+    assert again.status == 202, again.body
+    assert again.json() == first.json()
+    with psycopg.connect(database_url) as conn:
+        made = conn.execute(
+            "select id::text from public.knowledge_documents where organization_id = %s", (org["id"],)
+        ).fetchall()
+    assert made == [(first.json()["id"],)]
+    ingest()
+    source = _get(api, org, first.json()["id"])
+    assert (source["status"], source["version"], source["chunk_count"]) == ("ready", 1, 3)
+    assert len(_chunks(database_url, source["id"])) == 3
 
 
 def test_a_viewer_cannot_add_a_source(api: LambdaApi, make_org: Callable[[], dict[str, Any]]) -> None:
