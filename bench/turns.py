@@ -85,12 +85,12 @@ def timeline() -> Iterator[list[tuple[str, float, float]]]:
 
     trip, call = session._one_trip, direct.acompletion
 
-    async def timed_trip(role: str, claims: str, statements: list[Any], work_mem: str | None = None) -> Any:
+    async def timed_trip(role: str, claims: str, statements: list[Any], *args: Any, **kwargs: Any) -> Any:
         sql = statements[-1][0]
         name = "begin_turn" if "begin_turn" in sql else "finish_turn" if "finish_turn" in sql else "other"
         mark(f"{name} sent")
         try:
-            return await trip(role, claims, statements, work_mem)
+            return await trip(role, claims, statements, *args, **kwargs)
         finally:
             mark(f"{name} answered")
 

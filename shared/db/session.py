@@ -25,6 +25,8 @@ from shared.observability import logger, metrics
 from shared.settings import get_settings
 
 Row = dict[str, Any]
+# Settings for one transaction (``set_config(name, value, true)``), as (name, value) pairs, in the opening.
+Settings = tuple[tuple[str, str], ...]
 # Sent as one simple-protocol query (literals bound client-side), so opening a transaction
 # under a role and its claims is one round trip, not three.
 _BEGIN_WITH_CONTEXT: LiteralString = (
@@ -32,9 +34,9 @@ _BEGIN_WITH_CONTEXT: LiteralString = (
     " set_config('statement_timeout', %s, true)"
 )
 _SERVICE_CLAIMS = json.dumps({"role": "service_role"})
-# Opening statements already bound, by (role, claims, timeout, work_mem): a warm container sees the same
+# Opening statements already bound, by (role, claims, timeout, settings): a warm container sees the same
 # few callers again and again, so a read binds only its own statement. Bounded; oldest dropped first.
-_OPENINGS: dict[tuple[str, str, str, str | None], str] = {}
+_OPENINGS: dict[tuple[str, str, str, Settings], str] = {}
 _OPENINGS_SIZE = 256
 # The JSON text of claims objects already seen, by their id (see ``_claims_json``); bounded like the openings.
 _CLAIMS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
@@ -121,7 +123,7 @@ class Session:
         for attempt in range(2):
             self._conn = await get_connection()
             binder = _binder(self._conn)
-            script = f"{_opening(binder, *self._opening, None)}; {binder.mogrify(sql, params)}"
+            script = f"{_opening(binder, *self._opening, ())}; {binder.mogrify(sql, params)}"
             try:
                 async with self._conn.cursor(row_factory=dict_row) as cur:
                     await cur.execute(script.encode())
@@ -162,7 +164,8 @@ async def user_read(
     script, so a warm read costs the same one round trip as a bare SELECT. ``work_mem`` (say
     ``"64MB"``) is set for this transaction only, in the same opening statement, before ``sql`` is planned.
     """
-    return await _one_trip("authenticated", _claims_json(claims), [(sql, params)], work_mem)
+    settings: Settings = (("work_mem", work_mem),) if work_mem is not None else ()
+    return await _one_trip("authenticated", _claims_json(claims), [(sql, params)], settings)
 
 
 async def user_write(claims: Mapping[str, Any], *statements: Statement) -> list[Row]:
@@ -191,9 +194,12 @@ async def service_write(*statements: Statement) -> list[Row]:
     return await _one_trip("service_role", _SERVICE_CLAIMS, list(statements), replayable=_keyed(statements))
 
 
-async def service_read(sql: LiteralString, params: Params = ()) -> list[Row]:
-    """Every row of one statement as ``service_role``, in a single round trip (the turn's knowledge lookups)."""
-    return await _one_trip("service_role", _SERVICE_CLAIMS, [(sql, params)])
+async def service_read(sql: LiteralString, params: Params = (), *, settings: Settings = ()) -> list[Row]:
+    """Every row of one statement as ``service_role``, in a single round trip (the turn's knowledge lookups).
+
+    ``settings`` hold for this transaction only, set in the opening statement before ``sql`` is planned.
+    """
+    return await _one_trip("service_role", _SERVICE_CLAIMS, [(sql, params)], settings)
 
 
 def _keyed(statements: tuple[Statement, ...]) -> bool:
@@ -218,7 +224,7 @@ def _claims_json(claims: Mapping[str, Any]) -> str:
 
 
 async def _one_trip(
-    role: str, claims_json: str, statements: list[Statement], work_mem: str | None = None, *, replayable: bool = True
+    role: str, claims_json: str, statements: list[Statement], settings: Settings = (), *, replayable: bool = True
 ) -> list[Row]:
     """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding.
 
@@ -233,7 +239,7 @@ async def _one_trip(
         cursor = _binder(conn)
         script = "; ".join(
             [
-                _opening(cursor, role, claims_json, work_mem),
+                _opening(cursor, role, claims_json, settings),
                 *(cursor.mogrify(sql, params) for sql, params in statements),
                 "commit",
             ]
@@ -283,14 +289,14 @@ def _binder(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncClientCursor[Any
     return binder[1]
 
 
-def _opening(cursor: psycopg.AsyncClientCursor[Any], role: str, claims_json: str, work_mem: str | None) -> str:
+def _opening(cursor: psycopg.AsyncClientCursor[Any], role: str, claims_json: str, settings: Settings) -> str:
     """``begin`` and the transaction's settings, bound client-side once per distinct caller."""
-    key = (role, claims_json, _timeout(), work_mem)
+    key = (role, claims_json, _timeout(), settings)
     opening = _OPENINGS.get(key)
     if opening is None:
         opening = cursor.mogrify(_BEGIN_WITH_CONTEXT, key[:3])
-        if work_mem is not None:
-            opening += cursor.mogrify(", set_config('work_mem', %s, true)", (work_mem,))
+        for name, value in settings:
+            opening += cursor.mogrify(", set_config(%s, %s, true)", (name, value))
         if len(_OPENINGS) >= _OPENINGS_SIZE:
             _OPENINGS.pop(next(iter(_OPENINGS)))
         _OPENINGS[key] = opening

@@ -118,7 +118,9 @@ async def lookup(
         organization_id, question, embedded.vectors[0], agent_id=agent_id, language=language, limit=limit
     )
     # One round trip (begin, statement, commit as one script): the turn's only extra statement per lookup.
-    rows = await service_read(retrieval.statement(len(query.vector)), retrieval.params(query))
+    rows = await service_read(
+        retrieval.statement(len(query.vector)), retrieval.params(query), settings=retrieval.SCAN_SETTINGS
+    )
     hits = [retrieval.Hit(**row) for row in rows]
     return Knowledge(
         question, hits, embedded.cost_usd, embedded.tokens, embedded.model, model.alias, embedded.latency_ms
