@@ -26,7 +26,7 @@ from shared.settings import get_settings
 
 Row = dict[str, Any]
 # Settings for one transaction (``set_config(name, value, true)``), as (name, value) pairs, in the opening.
-Settings = tuple[tuple[str, str], ...]
+TransactionSettings = tuple[tuple[str, str], ...]
 # Sent as one simple-protocol query (literals bound client-side), so opening a transaction
 # under a role and its claims is one round trip, not three.
 _BEGIN_WITH_CONTEXT: LiteralString = (
@@ -36,7 +36,7 @@ _BEGIN_WITH_CONTEXT: LiteralString = (
 _SERVICE_CLAIMS = json.dumps({"role": "service_role"})
 # Opening statements already bound, by (role, claims, timeout, settings): a warm container sees the same
 # few callers again and again, so a read binds only its own statement. Bounded; oldest dropped first.
-_OPENINGS: dict[tuple[str, str, str, Settings], str] = {}
+_OPENINGS: dict[tuple[str, str, str, TransactionSettings], str] = {}
 _OPENINGS_SIZE = 256
 # The JSON text of claims objects already seen, by their id (see ``_claims_json``); bounded like the openings.
 _CLAIMS_JSON: dict[int, tuple[Mapping[str, Any], str]] = {}
@@ -164,7 +164,7 @@ async def user_read(
     script, so a warm read costs the same one round trip as a bare SELECT. ``work_mem`` (say
     ``"64MB"``) is set for this transaction only, in the same opening statement, before ``sql`` is planned.
     """
-    settings: Settings = (("work_mem", work_mem),) if work_mem is not None else ()
+    settings: TransactionSettings = (("work_mem", work_mem),) if work_mem is not None else ()
     return await _one_trip("authenticated", _claims_json(claims), [(sql, params)], settings)
 
 
@@ -194,7 +194,7 @@ async def service_write(*statements: Statement) -> list[Row]:
     return await _one_trip("service_role", _SERVICE_CLAIMS, list(statements), replayable=_keyed(statements))
 
 
-async def service_read(sql: LiteralString, params: Params = (), *, settings: Settings = ()) -> list[Row]:
+async def service_read(sql: LiteralString, params: Params = (), *, settings: TransactionSettings = ()) -> list[Row]:
     """Every row of one statement as ``service_role``, in a single round trip (the turn's knowledge lookups).
 
     ``settings`` hold for this transaction only, set in the opening statement before ``sql`` is planned.
@@ -224,7 +224,12 @@ def _claims_json(claims: Mapping[str, Any]) -> str:
 
 
 async def _one_trip(
-    role: str, claims_json: str, statements: list[Statement], settings: Settings = (), *, replayable: bool = True
+    role: str,
+    claims_json: str,
+    statements: list[Statement],
+    settings: TransactionSettings = (),
+    *,
+    replayable: bool = True,
 ) -> list[Row]:
     """Begin under ``role`` and claims, run ``statements``, commit: one query with client-side binding.
 
@@ -289,7 +294,7 @@ def _binder(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncClientCursor[Any
     return binder[1]
 
 
-def _opening(cursor: psycopg.AsyncClientCursor[Any], role: str, claims_json: str, settings: Settings) -> str:
+def _opening(cursor: psycopg.AsyncClientCursor[Any], role: str, claims_json: str, settings: TransactionSettings) -> str:
     """``begin`` and the transaction's settings, bound client-side once per distinct caller."""
     key = (role, claims_json, _timeout(), settings)
     opening = _OPENINGS.get(key)
