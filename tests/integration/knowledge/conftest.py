@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import psycopg
 import pytest
 
 from local_runtime.aws import sqs_client
@@ -16,6 +18,16 @@ from local_runtime.queues import deliver_batch
 from tests.integration.api.conftest import api, make_org, make_user  # noqa: F401  (shared fixtures)
 from tests.support.aio import use_container_loop
 from tests.support.lambda_events import FakeLambdaContext
+
+
+def new_agent(database_url: str, organization_id: object, name: str = "Agente") -> str:
+    """An agent of the organization, made over the test database's own connection; its id."""
+    agent = uuid.uuid4()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into public.agents (id, organization_id, name) values (%s, %s, %s)", (agent, organization_id, name)
+        )
+    return str(agent)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from shared.db import user_session
 from shared.knowledge import embedding, retrieval
 from shared.runtime import run
+from tests.integration.knowledge.conftest import new_agent
 from tests.support.api import LambdaApi
 from tests.support.tokens import claims_for
 
@@ -24,13 +25,6 @@ OBRA = (
     "# Obra\n\n## Prazo de entrega\n\nA entrega das chaves está prevista para dezembro de 2027.\n\n"
     "## Coberturas\n\nO prédio tem quatro coberturas duplex com piscina privativa."
 )
-
-
-def _agent(database_url: str, org_id: uuid.UUID) -> str:
-    agent = uuid.uuid4()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("insert into public.agents (id, organization_id, name) values (%s, %s, 'Agente')", (agent, org_id))
-    return str(agent)
 
 
 def _create(api: LambdaApi, org: dict[str, Any], content: str, **extra: Any) -> Any:
@@ -56,7 +50,7 @@ def _titles(member: Any, org_id: uuid.UUID, text: str, agent: str | None) -> lis
 def agents(make_org: Callable[[], dict[str, Any]], database_url: str) -> dict[str, Any]:
     """An organization with three agents."""
     org = make_org()
-    return {"org": org, **{name: _agent(database_url, org["id"]) for name in ("sofia", "bruno", "carla")}}
+    return {"org": org, **{name: new_agent(database_url, org["id"]) for name in ("sofia", "bruno", "carla")}}
 
 
 def test_a_source_attached_to_two_agents_is_read_by_those_two_only(
@@ -103,7 +97,7 @@ def test_an_agent_of_another_organization_cannot_be_attached(
 ) -> None:
     # given an agent of another organization
     org = agents["org"]
-    foreign = _agent(database_url, make_org()["id"])
+    foreign = new_agent(database_url, make_org()["id"])
     # when an editor names it on create or update / then the field is refused, and nothing changes
     refused = _create(api, org, LAZER, agent_ids=[agents["sofia"], foreign])
     assert refused.status == 422, refused.body

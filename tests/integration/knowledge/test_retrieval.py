@@ -15,6 +15,7 @@ import pytest
 from shared.db import service_read, user_session
 from shared.knowledge import context, embedding, retrieval
 from shared.runtime import run
+from tests.integration.knowledge.conftest import new_agent
 from tests.support.api import LambdaApi
 from tests.support.tokens import claims_for
 
@@ -28,15 +29,6 @@ def _source(api: LambdaApi, org: dict[str, Any], title: str, content: str, agent
     response = api.call("POST", f"/organizations/{org['id']}/knowledge/sources", token=org["editor"].token, body=body)
     assert response.status == 202, response.body
     return str(response.json()["id"])
-
-
-def _agent(database_url: str, org: dict[str, Any]) -> str:
-    agent = uuid.uuid4()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            "insert into public.agents (id, organization_id, name) values (%s, %s, 'Sofia')", (agent, org["id"])
-        )
-    return str(agent)
 
 
 def _search(member: Any, org_id: uuid.UUID, text: str, agent: str | None = None) -> list[retrieval.Hit]:
@@ -55,12 +47,12 @@ def indexed(
 ) -> dict[str, Any]:
     """Two tenants holding the same document; A also has a pool document only its agent "other" reads."""
     a, b = make_org(), make_org()
-    other = _agent(database_url, a)
+    other = new_agent(database_url, a["id"], "Sofia")
     _source(api, a, "Garagem", GARAGEM)
     _source(api, b, "Garagem", GARAGEM)
     _source(api, a, "Lazer", LAZER, agent=other)
     ingest()
-    return {"a": a, "b": b, "other": other, "sofia": _agent(database_url, a)}
+    return {"a": a, "b": b, "other": other, "sofia": new_agent(database_url, a["id"], "Sofia")}
 
 
 def test_the_chunk_that_answers_comes_first_with_its_version(indexed: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from shared.knowledge import fetch
+from tests.integration.knowledge.conftest import new_agent
 from tests.support.api import LambdaApi
 
 pytestmark = pytest.mark.integration
@@ -115,12 +116,7 @@ def test_a_create_retried_with_its_key_makes_one_source_indexed_once(
     org = make_org()
     body: dict[str, Any] = {"kind": "faq", "title": "Perguntas", "faq": FAQ}
     if attached:
-        agent = uuid.uuid4()
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                "insert into public.agents (id, organization_id, name) values (%s, %s, 'A')", (agent, org["id"])
-            )
-        body["agent_ids"] = [str(agent)]
+        body["agent_ids"] = [new_agent(database_url, org["id"])]
     path, headers = f"/organizations/{org['id']}/knowledge/sources", {"Idempotency-Key": str(uuid.uuid4())}
     first = api.call("POST", path, token=org["editor"].token, body=body, headers=headers)
     assert first.status == 202, first.body
