@@ -8,6 +8,7 @@ functions that list the same layers; ``build/runtime`` stands for the runtime's 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -98,9 +99,10 @@ class Runner:
         ``wrapper``: a command the process runs under (valgrind, for the bench's instruction counts).
         """
         task, opt = self.layout(function)
-        spec = self.root / f"{function.name}.spec.json"
-        out = self.root / f"{function.name}.out.json"
-        out.unlink(missing_ok=True)
+        # Its own files per start: starts of one function may run side by side (the bench's callgrind counts).
+        start_id = secrets.token_hex(6)
+        spec = self.root / f"{function.name}.{start_id}.spec.json"
+        out = self.root / f"{function.name}.{start_id}.out.json"
         spec.write_text(
             json.dumps(
                 {
@@ -127,6 +129,8 @@ class Runner:
         if not out.exists():
             raise RuntimeError(f"{function.name} died (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
         report: dict[str, Any] = json.loads(out.read_text())
+        spec.unlink()
+        out.unlink()
         report["stdout"] = proc.stdout
         report["stderr"] = proc.stderr
         return report
