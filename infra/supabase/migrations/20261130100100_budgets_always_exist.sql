@@ -9,8 +9,7 @@ create table app.budget_defaults (
     monthly_limit_usd numeric(14, 6) not null default 20
         constraint budget_defaults_monthly_limit_usd_check check (monthly_limit_usd >= 0),
     per_conversation_limit_usd numeric(14, 6) default 1
-        constraint budget_defaults_per_conversation_limit_usd_check check (per_conversation_limit_usd >= 0),
-    on_exhausted public.budget_exhausted_action not null default 'refuse'
+        constraint budget_defaults_per_conversation_limit_usd_check check (per_conversation_limit_usd >= 0)
 );
 insert into app.budget_defaults default values;
 revoke all on app.budget_defaults from public, anon, authenticated;
@@ -47,8 +46,8 @@ drop policy "admins delete budgets" on public.budgets;
 create function app.create_default_budget() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
-    insert into public.budgets (organization_id, monthly_limit_usd, per_conversation_limit_usd, on_exhausted)
-    select new.id, d.monthly_limit_usd, d.per_conversation_limit_usd, d.on_exhausted from app.budget_defaults d
+    insert into public.budgets (organization_id, monthly_limit_usd, per_conversation_limit_usd)
+    select new.id, d.monthly_limit_usd, d.per_conversation_limit_usd from app.budget_defaults d
     on conflict (organization_id, agent_id) do nothing;
     return null;
 end
@@ -58,8 +57,8 @@ create trigger organizations_default_budget after insert on public.organizations
     for each row execute function app.create_default_budget();
 
 -- Organizations created before this migration get theirs now.
-insert into public.budgets (organization_id, monthly_limit_usd, per_conversation_limit_usd, on_exhausted)
-select o.id, d.monthly_limit_usd, d.per_conversation_limit_usd, d.on_exhausted
+insert into public.budgets (organization_id, monthly_limit_usd, per_conversation_limit_usd)
+select o.id, d.monthly_limit_usd, d.per_conversation_limit_usd
 from public.organizations o cross join app.budget_defaults d
 where not exists (select 1 from public.budgets b where b.organization_id = o.id and b.agent_id is null);
 
@@ -70,8 +69,7 @@ create function public.set_budget(
     p_agent_id uuid,
     p_monthly_limit_usd numeric,
     p_per_conversation_limit_usd numeric default null,
-    p_alert_threshold numeric default 0.8,
-    p_on_exhausted public.budget_exhausted_action default 'refuse'
+    p_alert_threshold numeric default 0.8
 ) returns public.budgets
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -83,14 +81,13 @@ begin
     where b.organization_id = p_organization_id and b.agent_id is not distinct from p_agent_id
     for update;
     insert into public.budgets as b
-        (organization_id, agent_id, monthly_limit_usd, per_conversation_limit_usd, alert_threshold, on_exhausted)
+        (organization_id, agent_id, monthly_limit_usd, per_conversation_limit_usd, alert_threshold)
     values (p_organization_id, p_agent_id, p_monthly_limit_usd, p_per_conversation_limit_usd,
-            p_alert_threshold, p_on_exhausted)
+            p_alert_threshold)
     on conflict (organization_id, agent_id) do update set
         monthly_limit_usd = excluded.monthly_limit_usd,
         per_conversation_limit_usd = excluded.per_conversation_limit_usd,
-        alert_threshold = excluded.alert_threshold,
-        on_exhausted = excluded.on_exhausted
+        alert_threshold = excluded.alert_threshold
     returning * into v_new;
     insert into public.budget_changes (organization_id, budget_id, changed_by, old, new)
     values (p_organization_id, v_new.id, (select auth.uid()),
@@ -98,7 +95,7 @@ begin
     return v_new;
 end
 $$;
-revoke all on function public.set_budget(uuid, uuid, numeric, numeric, numeric, public.budget_exhausted_action)
+revoke all on function public.set_budget(uuid, uuid, numeric, numeric, numeric)
     from public, anon;
-grant execute on function public.set_budget(uuid, uuid, numeric, numeric, numeric, public.budget_exhausted_action)
+grant execute on function public.set_budget(uuid, uuid, numeric, numeric, numeric)
     to authenticated, service_role;
