@@ -167,10 +167,10 @@ def _table(starts: Starts, cold_runs: int, arch: str) -> str:
             if index % FLOOR_EVERY == 0:
                 runs[FLOOR_BARE].append(cold(FLOOR_BARE))
     rows = []
+    base = _measure(runs[FLOORS_SELECT], FLOORS_SELECT)
     for label, (function, _, _) in starts.items():
         stats = _measure(runs[label], label)
         if label in FLOORS:
-            base = _measure(runs[FLOORS_SELECT], FLOORS_SELECT)
             ratios = {key: stats[key] / base[key] for key in ("init_ms", "init_cpu_ms", "cold_ms", "cold_cpu_ms")}
         else:
             ratios = _paired(paired[label])

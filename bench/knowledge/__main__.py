@@ -74,7 +74,7 @@ async def _search(org: uuid.UUID, agent: uuid.UUID | None, text: str, mode: str,
         query = retrieval.Query(
             org, text, vector, agent_id=agent, mode=mode, limit=5, min_similarity=0, min_text_score=-1, min_coverage=0
         )
-    async with service_session() as db:
+    async with service_session(settings=retrieval.SCAN_SETTINGS) as db:
         return await retrieval.search(db, query)
 
 

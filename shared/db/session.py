@@ -88,8 +88,8 @@ class Session:
     request costs two round trips (that script, then ``commit``) instead of three.
     """
 
-    def __init__(self, role: str, claims_json: str) -> None:
-        self._opening: tuple[str, str] | None = (role, claims_json)
+    def __init__(self, role: str, claims_json: str, settings: TransactionSettings = ()) -> None:
+        self._opening: tuple[str, str, TransactionSettings] | None = (role, claims_json, settings)
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     @property
@@ -123,7 +123,7 @@ class Session:
         for attempt in range(2):
             self._conn = await get_connection()
             binder = _binder(self._conn)
-            script = f"{_opening(binder, *self._opening, ())}; {binder.mogrify(sql, params)}"
+            script = f"{_opening(binder, *self._opening)}; {binder.mogrify(sql, params)}"
             try:
                 async with self._conn.cursor(row_factory=dict_row) as cur:
                     await cur.execute(script.encode())
@@ -142,16 +142,19 @@ class Session:
 
 
 @asynccontextmanager
-async def user_session(claims: Mapping[str, Any]) -> AsyncIterator[Session]:
-    """A transaction as role ``authenticated`` with the caller's verified JWT claims."""
-    async with _transaction("authenticated", _claims_json(claims)) as session:
+async def user_session(claims: Mapping[str, Any], *, settings: TransactionSettings = ()) -> AsyncIterator[Session]:
+    """A transaction as role ``authenticated`` with the caller's verified JWT claims.
+
+    ``settings`` hold for this transaction only, set in its opening statement (no round trip of their own).
+    """
+    async with _transaction("authenticated", _claims_json(claims), settings) as session:
         yield session
 
 
 @asynccontextmanager
-async def service_session() -> AsyncIterator[Session]:
-    """A transaction as ``service_role``, which bypasses RLS. Workers and crons only."""
-    async with _transaction("service_role", _SERVICE_CLAIMS) as session:
+async def service_session(*, settings: TransactionSettings = ()) -> AsyncIterator[Session]:
+    """A transaction as ``service_role``, which bypasses RLS. Workers and crons only; ``settings`` as above."""
+    async with _transaction("service_role", _SERVICE_CLAIMS, settings) as session:
         yield session
 
 
@@ -313,8 +316,8 @@ def _timeout() -> str:
 
 
 @asynccontextmanager
-async def _transaction(role: str, claims_json: str) -> AsyncIterator[Session]:
-    session = Session(role, claims_json)
+async def _transaction(role: str, claims_json: str, settings: TransactionSettings) -> AsyncIterator[Session]:
+    session = Session(role, claims_json, settings)
     try:
         yield session
     except BaseException as exc:

@@ -195,10 +195,8 @@ def params(query: Query) -> dict[str, object]:
 async def search(db: Session, query: Query) -> list[Hit]:
     """The best chunks for ``query`` that pass the thresholds, best first (at most ``query.limit``).
 
-    In ``db``'s transaction, with ``SCAN_SETTINGS`` set for the rest of it (the turn's lookup,
-    ``shared.knowledge.context``, sets them in its one round trip instead).
+    ``db`` is a session opened with ``settings=SCAN_SETTINGS``, as the turn's lookup
+    (``shared.knowledge.context``) opens its one round trip.
     """
-    for name, value in SCAN_SETTINGS:
-        await db.all("select set_config(%s, %s, true)", (name, value))
     rows = await db.all(statement(len(query.vector)), params(query))
     return [Hit(**row) for row in rows]

@@ -35,7 +35,7 @@ def _search(member: Any, org_id: uuid.UUID, text: str, agent: str | None = None)
     async def go() -> list[retrieval.Hit]:
         vector = (await embedding.embed(embedding.model_for(None), [text])).vectors[0]
         query = retrieval.Query(org_id, text, vector, agent_id=uuid.UUID(agent) if agent else None)
-        async with user_session(claims_for(member.user_id, member.email)) as db:
+        async with user_session(claims_for(member.user_id, member.email), settings=retrieval.SCAN_SETTINGS) as db:
             return await retrieval.search(db, query)
 
     return run(go())
